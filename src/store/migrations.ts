@@ -82,9 +82,17 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn("pec_ref", "text")
           .addUniqueConstraint("messages_folder_uid", ["folder_id", "uid"])
           .execute();
-        await db.schema.createIndex("messages_folder_modseq").on("messages").columns(["folder_id", "modseq"]).execute();
+        await db.schema
+          .createIndex("messages_folder_modseq")
+          .on("messages")
+          .columns(["folder_id", "modseq"])
+          .execute();
         await db.schema.createIndex("messages_blob").on("messages").column("blob_id").execute();
-        await db.schema.createIndex("messages_pec_ref").on("messages").columns(["mailbox_id", "pec_ref"]).execute();
+        await db.schema
+          .createIndex("messages_pec_ref")
+          .on("messages")
+          .columns(["mailbox_id", "pec_ref"])
+          .execute();
         await db.schema
           .createTable("changes")
           .addColumn("id", idType, pk)
@@ -95,8 +103,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn("uid", big)
           .addColumn("at", big, (c) => c.notNull())
           .execute();
-        await db.schema.createIndex("changes_mailbox_id").on("changes").columns(["mailbox_id", "id"]).execute();
-        await db.schema.createIndex("changes_folder_modseq").on("changes").columns(["folder_id", "modseq"]).execute();
+        await db.schema
+          .createIndex("changes_mailbox_id")
+          .on("changes")
+          .columns(["mailbox_id", "id"])
+          .execute();
+        await db.schema
+          .createIndex("changes_folder_modseq")
+          .on("changes")
+          .columns(["folder_id", "modseq"])
+          .execute();
         await db.schema
           .createTable("admins")
           .addColumn("id", idType, pk)
@@ -132,6 +148,8 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Pr
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
-    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${String((error as Error)?.message ?? error)}`);
+    throw new Error(
+      `database migration ${failed?.migrationName ?? ""} failed: ${String((error as Error)?.message ?? error)}`,
+    );
   }
 }
