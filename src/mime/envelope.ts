@@ -1,7 +1,7 @@
 // IMAP ENVELOPE (RFC 9051 §7.5.2) from raw header fields. Values are given as written (encoded words are
 // not decoded, folding is removed), as Dovecot and the RFC do. The result is a neutral tree: strings and
 // Buffers are IMAP strings, numbers are numbers, null is NIL, arrays are lists.
-import { headerValue, type HeaderField } from "./mime-tree.js";
+import { type HeaderField, headerValue } from "./mime-tree.js";
 
 export type Sexp = string | Buffer | number | null | Sexp[];
 

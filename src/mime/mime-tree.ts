@@ -36,7 +36,11 @@ export interface MimePart {
 const MAX_DEPTH = 50;
 
 /** Finds the end of the header: the offset of the empty line and the offset where the body starts. */
-export function splitHeader(buf: Buffer, start: number, end: number): { headerEnd: number; bodyStart: number } {
+export function splitHeader(
+  buf: Buffer,
+  start: number,
+  end: number,
+): { headerEnd: number; bodyStart: number } {
   // An empty header: the part starts with a blank line.
   if (buf[start] === 0x0a) return { headerEnd: start, bodyStart: start + 1 };
   if (buf[start] === 0x0d && buf[start + 1] === 0x0a) return { headerEnd: start, bodyStart: start + 2 };
@@ -65,7 +69,10 @@ export function parseHeaderFields(buf: Buffer, start: number, end: number): Head
       const name = raw.toString("latin1", 0, colon).trim();
       let value = raw.subarray(colon + 1);
       // Unfold: remove CRLF/LF that precede WSP; drop the final line break.
-      const text = value.toString("latin1").replace(/\r?\n(?=[ \t])/g, "").replace(/\r?\n$/, "");
+      const text = value
+        .toString("latin1")
+        .replace(/\r?\n(?=[ \t])/g, "")
+        .replace(/\r?\n$/, "");
       value = Buffer.from(text.replace(/^[ \t]+/, ""), "latin1");
       fields.push({ name, key: name.toLowerCase(), raw, value });
     }
@@ -163,7 +170,16 @@ function parsePart(buf: Buffer, start: number, end: number, fallback: ContentTyp
   const { headerEnd, bodyStart } = splitHeader(buf, start, end);
   const headers = parseHeaderFields(buf, start, headerEnd);
   const contentType = parseContentType(headerValue(headers, "content-type"), fallback);
-  const part: MimePart = { start, headerEnd, bodyStart, end, headers, contentType, children: [], message: null };
+  const part: MimePart = {
+    start,
+    headerEnd,
+    bodyStart,
+    end,
+    headers,
+    contentType,
+    children: [],
+    message: null,
+  };
   if (depth >= MAX_DEPTH) return part;
   const type = contentType.type.toLowerCase();
   const subtype = contentType.subtype.toLowerCase();
@@ -184,7 +200,12 @@ function parsePart(buf: Buffer, start: number, end: number, fallback: ContentTyp
  * Body part ranges of a multipart body (RFC 2046 §5.1.1): a delimiter is CRLF "--" boundary at the start
  * of a line; the CRLF before it belongs to the delimiter, not to the part.
  */
-export function splitMultipart(buf: Buffer, start: number, end: number, boundary: string): [number, number][] {
+export function splitMultipart(
+  buf: Buffer,
+  start: number,
+  end: number,
+  boundary: string,
+): [number, number][] {
   const delim = Buffer.from(`--${boundary}`, "latin1");
   const parts: [number, number][] = [];
   let partStart = -1;

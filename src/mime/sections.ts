@@ -1,5 +1,5 @@
 // BODY[section] and BINARY[section] content (RFC 9051 §6.4.5, RFC 3516) cut from the raw message bytes.
-import { findPart, type MimePart, headerValue } from "./mime-tree.js";
+import { findPart, headerValue, type MimePart } from "./mime-tree.js";
 
 export type SectionText = "" | "HEADER" | "HEADER.FIELDS" | "HEADER.FIELDS.NOT" | "TEXT" | "MIME";
 
@@ -54,6 +54,11 @@ export function binaryBytes(buf: Buffer, root: MimePart, path: number[]): Buffer
   if (path.length === 0) return buf;
   const part = findPart(root, path);
   if (!part) return null;
+  return decodeBody(buf, part);
+}
+
+/** A part's body with its Content-Transfer-Encoding undone; "unknown" for an encoding we do not know. */
+export function decodeBody(buf: Buffer, part: MimePart): Buffer | "unknown" {
   const body = buf.subarray(part.bodyStart, part.end);
   if (part.contentType.type.toLowerCase() === "multipart" || part.message) return body;
   const cte = (headerValue(part.headers, "content-transfer-encoding")?.toString("latin1") ?? "7bit")

@@ -77,7 +77,8 @@ export class Reader {
   }
   number(): number {
     const start = this.pos;
-    while (this.pos < this.buf.length && this.buf[this.pos]! >= 0x30 && this.buf[this.pos]! <= 0x39) this.pos++;
+    while (this.pos < this.buf.length && this.buf[this.pos]! >= 0x30 && this.buf[this.pos]! <= 0x39)
+      this.pos++;
     if (this.pos === start) this.fail("number");
     if (this.pos - start > 20) this.fail("smaller number");
     const n = Number(this.buf.toString("latin1", start, this.pos));

@@ -85,7 +85,11 @@ export function untagged(...values: Value[]): Value[] {
  * Status response text: `OK [CODE args] text`. Human text must not contain CR/LF or "[" at its start
  * confusion; we strip control characters from it so a client-supplied string can never break the line.
  */
-export function statusText(status: "OK" | "NO" | "BAD" | "BYE" | "PREAUTH", code: string | null, text: string): string {
+export function statusText(
+  status: "OK" | "NO" | "BAD" | "BYE" | "PREAUTH",
+  code: string | null,
+  text: string,
+): string {
   const clean = text.replace(/[\x00-\x1f\x7f]/g, " ").trim() || "done";
   return code ? `${status} [${code}] ${clean}` : `${status} ${clean}`;
 }
