@@ -2,7 +2,7 @@
 import { hashPassword } from "../../src/accounts/passwords.js";
 import type { IMAP_LIMITS } from "../../src/imap/proto/limits.js";
 import { ImapServer } from "../../src/imap/server/server.js";
-import { createSelfSigned, secureContextOf } from "../../src/tls/self-signed.js";
+import { createSelfSigned } from "../../src/tls/self-signed.js";
 import { type Backend, createTempStore, type TempStore } from "./temp-store.js";
 
 export const USER = "mario.rossi@pec.example.it";
@@ -34,7 +34,7 @@ export async function startTestImap(
   });
   const server = new ImapServer({
     store: temp.store,
-    secureContext: secureContextOf(cachedCert),
+    tls: cachedCert,
     ...(options.limits ? { limits: options.limits } : {}),
   });
   const port = await server.listen(0, "127.0.0.1", false);

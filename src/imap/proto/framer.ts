@@ -43,11 +43,14 @@ export class CommandFramer {
   private discarding = false;
   private discardTag = "";
   private firstLine: Buffer | null = null;
+  /** After a fatal event nothing more is read: the connection is ending. */
+  private dead = false;
 
   constructor(private readonly limits: FramerLimits) {}
 
   push(chunk: Buffer): FramerEvent[] {
     const events: FramerEvent[] = [];
+    if (this.dead) return events;
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     for (;;) {
       if (this.literalLeft > 0) {
@@ -109,6 +112,7 @@ export class CommandFramer {
         this.reset();
         if (!sync) {
           this.buf = Buffer.alloc(0);
+          this.dead = true;
           break;
         }
         continue;

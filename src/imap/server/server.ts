@@ -1,7 +1,7 @@
 // The IMAP listeners: 143 (STARTTLS) and 993 (implicit TLS) on one store. Fans the store's change events
 // out to the sessions that have the changed folder selected, and enforces connections per IP.
 import { createServer, type Server, type Socket } from "node:net";
-import { createServer as createTlsServer, type SecureContext } from "node:tls";
+import { createSecureContext, createServer as createTlsServer } from "node:tls";
 import type { MailStore } from "../../store/mail-store.js";
 import { IMAP_LIMITS } from "../proto/limits.js";
 import { createRegistry } from "./commands/index.js";
@@ -9,7 +9,8 @@ import { type Logger, type ServerContext, Session } from "./session.js";
 
 export interface ImapServerOptions {
   store: MailStore;
-  secureContext: SecureContext | null;
+  /** PEM key and certificate for STARTTLS and port 993; null: plain text only (tests, loopback). */
+  tls: { key: string; cert: string } | null;
   log?: Logger;
   limits?: Partial<typeof IMAP_LIMITS>;
   verifyPassword?: (hash: string, password: string) => Promise<boolean>;
@@ -23,18 +24,20 @@ export class ImapServer {
   private readonly sessions = new Set<Session>();
   private readonly perIp = new Map<string, number>();
   private readonly unsubscribe: () => void;
+  private readonly tlsPair: { key: string; cert: string } | null;
 
   constructor(options: ImapServerOptions) {
     this.ctx = {
       store: options.store,
       registry: createRegistry(),
-      secureContext: options.secureContext,
+      secureContext: options.tls ? createSecureContext(options.tls) : null,
       log: options.log ?? silentLog,
       limits: { ...IMAP_LIMITS, ...options.limits },
       watchers: new Map(),
       userConnections: new Map(),
       ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
     };
+    this.tlsPair = options.tls;
     this.unsubscribe = options.store.onChange((ev) => {
       const set = this.ctx.watchers.get(ev.folderId);
       if (set) for (const s of set) s.onFolderChange();
@@ -46,7 +49,7 @@ export class ImapServer {
     if (tls && !this.ctx.secureContext) throw new Error("implicit TLS needs a certificate");
     const onSocket = (sock: Socket) => this.accept(sock, tls);
     const server = tls
-      ? createTlsServer({ secureContext: this.ctx.secureContext! }, onSocket)
+      ? createTlsServer({ key: this.tlsPair!.key, cert: this.tlsPair!.cert }, onSocket)
       : createServer(onSocket);
     server.on("error", (err) => this.ctx.log.error({ err }, "imap listener error"));
     if (tls) server.on("tlsClientError", () => {});
