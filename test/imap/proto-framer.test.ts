@@ -23,6 +23,8 @@ function show(events: FramerEvent[]): string[] {
         return `line-too-long ${e.tag}`;
       case "literal-too-big":
         return `literal-too-big ${e.tag} ${e.size}${e.fatal ? " fatal" : ""}`;
+      default:
+        return "unknown";
     }
   });
 }

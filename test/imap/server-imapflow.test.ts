@@ -114,9 +114,9 @@ test("COPY and MOVE answer COPYUID and the source connection sees the move as an
   const [toCopy] = must(await c.search({ subject: "Da copiare" }, { uid: true }));
   assert.ok(toMove && toCopy);
   const copied = await c.messageCopy(String(toCopy), "Archivio", { uid: true });
-  assert.ok(copied && copied.uidMap && copied.uidMap.size === 1, "COPYUID maps the copy");
+  assert.ok(copied && copied.uidMap?.size === 1, "COPYUID maps the copy");
   const moved = await c.messageMove(String(toMove), "Archivio", { uid: true });
-  assert.ok(moved && moved.uidMap && moved.uidMap.size === 1, "COPYUID maps the move");
+  assert.ok(moved && moved.uidMap?.size === 1, "COPYUID maps the move");
   assert.deepEqual(await c.search({ subject: "Da spostare" }, { uid: true }), []);
   const st = must(await c.status("Archivio", { messages: true, uidNext: true }));
   assert.equal(st.messages, 2);
