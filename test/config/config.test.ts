@@ -80,3 +80,13 @@ describe("configuration", () => {
     assert.match(doc, /`993`/);
   });
 });
+
+test("docs/configuration.md is the generated reference, so it never drifts from the schema", async () => {
+  const { readFileSync } = await import("node:fs");
+  const file = join(import.meta.dirname, "..", "..", "docs", "configuration.md");
+  assert.equal(
+    readFileSync(file, "utf8").trimEnd(),
+    configReference().trimEnd(),
+    "run `npx domicilio config docs > docs/configuration.md`",
+  );
+});
