@@ -533,9 +533,19 @@ export class SqlMailStore implements MailStore {
     return out;
   }
 
+  /**
+   * Announces committed changes once each. A change reaches listeners through whichever path sees it
+   * first: the transaction that made it, or the poller of changes made by other processes.
+   */
   private emit(mailboxId: number, folderId: number, changes: Change[]): void {
-    if (changes.length === 0) return;
-    const event: ChangeEvent = { mailboxId, folderId, changes };
+    const fresh = changes.filter((c) => !this.announced.has(c.id));
+    if (fresh.length === 0) return;
+    for (const c of fresh) this.announced.add(c.id);
+    if (this.announced.size > 50_000) {
+      const keepFrom = this.pollCursor - 10_000;
+      for (const id of this.announced) if (id < keepFrom) this.announced.delete(id);
+    }
+    const event: ChangeEvent = { mailboxId, folderId, changes: fresh };
     for (const listener of this.events.listeners("change") as ChangeListener[]) {
       try {
         listener(event);
@@ -543,6 +553,68 @@ export class SqlMailStore implements MailStore {
         // A listener's failure must not undo or hide a committed change from the others.
       }
     }
+  }
+
+  private readonly announced = new Set<number>();
+  private pollCursor = 0;
+
+  /**
+   * Follows the change log for changes other processes commit (a `domicilio migrate` run beside `serve`,
+   * another node on the same PostgreSQL) and announces them like local ones, so IMAP IDLE sees them.
+   * Returns a function that stops following.
+   */
+  async followExternalChanges(intervalMs = 1000): Promise<() => void> {
+    const last = await this.db
+      .selectFrom("changes")
+      .select((eb) => eb.fn.max("id").as("id"))
+      .executeTakeFirst();
+    this.pollCursor = Number(last?.id ?? 0);
+    let stopped = false;
+    let running: Promise<void> | null = null;
+    const poll = async () => {
+      const rows = await this.db
+        .selectFrom("changes")
+        .selectAll()
+        .where("id", ">", this.pollCursor)
+        .orderBy("id")
+        .limit(5000)
+        .execute();
+      if (stopped || rows.length === 0) return;
+      this.pollCursor = rows.at(-1)!.id;
+      let group: Change[] = [];
+      const flush = () => {
+        if (group.length) this.emit(group[0]!.mailboxId, group[0]!.folderId, group);
+        group = [];
+      };
+      for (const r of rows) {
+        const change: Change = {
+          id: r.id,
+          mailboxId: r.mailbox_id,
+          folderId: r.folder_id,
+          kind: r.kind as ChangeKind,
+          modseq: r.modseq,
+          uid: r.uid,
+          at: new Date(r.at),
+        };
+        const head = group[0];
+        if (head && (head.mailboxId !== change.mailboxId || head.folderId !== change.folderId)) flush();
+        group.push(change);
+      }
+      flush();
+    };
+    const timer = setInterval(() => {
+      if (running) return;
+      running = poll()
+        .catch(() => undefined)
+        .finally(() => {
+          running = null;
+        });
+    }, intervalMs);
+    timer.unref();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }
 
   async appendMessages(mailboxId: number, folderId: number, inputs: AppendInput[]): Promise<AppendResult> {

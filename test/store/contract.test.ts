@@ -438,3 +438,39 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+for (const backend of BACKENDS) {
+  test(`on ${backend}, changes committed by another process reach this process's listeners once`, async () => {
+    const { openStore } = await import("../../src/store/open.js");
+    const temp = await createTempStore(backend);
+    // A second store on the same data: what `domicilio migrate` beside `serve` is.
+    const other = await openStore({
+      dataDir: temp.dataDir,
+      config: { database: { url: temp.databaseUrl }, blobs: { path: "blobs", fsync: true } },
+    });
+    try {
+      const box = await temp.store.createMailbox({
+        address: "x@pec.example.it",
+        passwordHash: "h",
+        quotaBytes: 1e6,
+        state: "active",
+      });
+      const f = (await temp.store.getFolder(box.id, "INBOX"))!;
+      const stop = await temp.store.followExternalChanges(20);
+      const heard: number[] = [];
+      temp.store.onChange((e) => heard.push(...e.changes.map((c) => c.uid ?? -1)));
+      await other.appendMessages(box.id, f.id, [
+        { bytes: Buffer.from("Subject: a\r\n\r\na") },
+        { bytes: Buffer.from("Subject: b\r\n\r\nb") },
+      ]);
+      await temp.store.appendMessages(box.id, f.id, [{ bytes: Buffer.from("Subject: c\r\n\r\nc") }]);
+      for (let i = 0; i < 200 && heard.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+      stop();
+      assert.deepEqual(heard.sort(), [1, 2, 3], "each change announced exactly once");
+    } finally {
+      await other.close();
+      await temp.close();
+    }
+  });
+}
