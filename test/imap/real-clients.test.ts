@@ -188,3 +188,163 @@ test("mbsync pulls thousands of messages in nested non-ASCII folders byte for by
   const again = spawnSync("mbsync", ["-c", rc, "-a"], { encoding: "utf8", timeout: 60_000 });
   assert.equal(again.status, 0, again.stderr);
 });
+
+test("offlineimap pulls a box with nested non-ASCII folders byte for byte with its flags", {
+  timeout: 180_000,
+}, () => {
+  const local = join(dir, "offlineimap");
+  mkdirSync(local, { recursive: true });
+  const rc = join(dir, "offlineimaprc");
+  writeFileSync(
+    rc,
+    [
+      "[general]",
+      "accounts = dom",
+      `metadata = ${join(dir, "offlineimap-meta")}`,
+      "ui = quiet",
+      "",
+      "[Account dom]",
+      "localrepository = local",
+      "remoterepository = remote",
+      "",
+      "[Repository local]",
+      "type = Maildir",
+      `localfolders = ${local}`,
+      "sep = /",
+      "",
+      "[Repository remote]",
+      "type = IMAP",
+      "remotehost = 127.0.0.1",
+      `remoteport = ${imapPort}`,
+      `remoteuser = ${SMALL}`,
+      `remotepass = ${PASSWORD}`,
+      "ssl = no",
+      "starttls = no",
+      "readonly = True",
+      "",
+    ].join("\n"),
+  );
+  const r = spawnSync("offlineimap", ["-c", rc, "-o", "-u", "quiet"], { encoding: "utf8", timeout: 150_000 });
+  assert.equal(r.status, 0, `offlineimap failed: ${r.stdout}\n${r.stderr}`);
+  const got = readMaildirs(local, decodeMutf7);
+  // offlineimap writes the bytes it received; compare with Unix line ends if it converted them.
+  const sample = [...got.values()].flat()[0];
+  assertSameAsCorpus(got, smallCorpus, !!sample && !sample.bytes.includes("\r\n"));
+});
+
+/** Polls a tmux pane until `want` appears (bounded); returns the screen. */
+function waitScreen(session: string, want: RegExp, timeoutMs = 30_000): string {
+  const deadline = Date.now() + timeoutMs;
+  let screen = "";
+  while (Date.now() < deadline) {
+    screen = spawnSync("tmux", ["capture-pane", "-p", "-t", session], { encoding: "utf8" }).stdout ?? "";
+    if (want.test(screen)) return screen;
+    spawnSync("sleep", ["0.2"]);
+  }
+  throw new Error(`tmux screen never showed ${want}:\n${screen}`);
+}
+
+function keys(session: string, ...k: string[]): void {
+  spawnSync("tmux", ["send-keys", "-t", session, ...k]);
+}
+
+test("mutt in a terminal opens the box, reads a message, moves one and deletes another", {
+  timeout: 120_000,
+}, async () => {
+  const setup = new ImapFlow({
+    host: "127.0.0.1",
+    port: imapPort,
+    secure: false,
+    auth: { user: MUTT, pass: PASSWORD },
+    logger: false,
+    tls: { rejectUnauthorized: false },
+  });
+  setup.on("error", () => {});
+  await setup.connect();
+  await setup.mailboxCreate("Archivio");
+  await setup.logout();
+
+  const rc = join(dir, "muttrc");
+  writeFileSync(
+    rc,
+    [
+      `set folder="imap://${encodeURIComponent(MUTT)}@127.0.0.1:${imapPort}/"`,
+      `set imap_user="${MUTT}"`,
+      `set imap_pass="${PASSWORD}"`,
+      'set spoolfile="+INBOX"',
+      "set ssl_starttls=no",
+      "set ssl_force_tls=no",
+      "set imap_passive=no",
+      "set mail_check=1",
+      "set timeout=2",
+      'set header_cache=""',
+      'set message_cachedir=""',
+      "set move=no",
+      "set confirmappend=no",
+      "set delete=yes",
+      "set quit=yes",
+      "set sort=date-sent",
+      "set pager_stop=yes",
+      "set wait_key=no",
+      "",
+    ].join("\n"),
+  );
+  const session = `mutt-${process.pid}`;
+  const start = spawnSync(
+    "tmux",
+    ["new-session", "-d", "-s", session, "-x", "160", "-y", "40", `TERM=xterm mutt -n -F ${rc}`],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(start.status, 0, start.stderr);
+  try {
+    waitScreen(session, /Pratica 4/);
+    keys(session, "Enter");
+    waitScreen(session, /Gentile collega|Saluti/);
+    keys(session, "i");
+    waitScreen(session, /Pratica 4/);
+    keys(session, "s");
+    waitScreen(session, /Save to mailbox/i);
+    keys(session, "C-u", "=Archivio", "Enter");
+    // Saved: mutt marks the original deleted (a "D" in the index) and moves to the next one.
+    waitScreen(session, /^\s+1\s+D/m);
+    keys(session, "d");
+    waitScreen(session, /^\s+2\s+N?\s*D/m);
+    keys(session, "$");
+    spawnSync("sleep", ["1"]);
+    keys(session, "q");
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && spawnSync("tmux", ["has-session", "-t", session]).status === 0)
+      spawnSync("sleep", ["0.2"]);
+  } finally {
+    spawnSync("tmux", ["kill-session", "-t", session]);
+  }
+
+  const check = new ImapFlow({
+    host: "127.0.0.1",
+    port: imapPort,
+    secure: false,
+    auth: { user: MUTT, pass: PASSWORD },
+    logger: false,
+    tls: { rejectUnauthorized: false },
+  });
+  check.on("error", () => {});
+  await check.connect();
+  try {
+    const inbox = await check.status("INBOX", { messages: true });
+    const archive = await check.status("Archivio", { messages: true });
+    assert.equal(inbox && inbox.messages, 3, "one moved and one deleted out of five");
+    assert.equal(archive && archive.messages, 1);
+    const lock = await check.getMailboxLock("Archivio");
+    try {
+      const m = await check.fetchOne("1", { flags: true, envelope: true });
+      assert.ok(m && m.flags!.has("\\Seen"), "the message read in mutt is \\Seen");
+      assert.equal(m.envelope!.messageId, "<corpus-0@pec.example.it>");
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await check.logout();
+  }
+});
