@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import type { LoadedConfig } from "../config/load.js";
 import { buildHttpApp } from "../http/app.js";
 import { imapListeners } from "../imap/server/listeners.js";
+import { pop3Listeners } from "../pop3/listeners.js";
 import { openStore } from "../store/open.js";
 import type { SqlMailStore } from "../store/sql-mail-store.js";
 import { createMetrics } from "./metrics.js";
@@ -59,6 +60,7 @@ export async function startRuntime(
   const factories: ListenerFactory[] = [
     httpListener(() => allUp),
     ...imapListeners(),
+    ...pop3Listeners(),
     ...(options.extraListeners ?? []),
   ];
   const ctx: ListenerContext = { loaded, store, bind: loaded.config.listen.bind };
