@@ -28,7 +28,8 @@ export class Pop3Session {
   private lines: string[] = [];
   private running = false;
   private user: string | null = null;
-  private box: Mailbox | null = null;
+  /** The logged-in box (for logs and future per-user limits). */
+  box: Mailbox | null = null;
   private messages: MessageMeta[] = [];
   private deleted = new Set<number>();
   private uidValidity = 0;

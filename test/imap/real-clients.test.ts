@@ -334,8 +334,12 @@ test("mutt in a terminal opens the box, reads a message, moves one and deletes a
   try {
     const inbox = await check.status("INBOX", { messages: true });
     const archive = await check.status("Archivio", { messages: true });
-    assert.equal(inbox && inbox.messages, 3, "one moved and one deleted out of five");
-    assert.equal(archive && archive.messages, 1);
+    assert.equal(
+      inbox && (inbox as { messages?: number }).messages,
+      3,
+      "one moved and one deleted out of five",
+    );
+    assert.equal(archive && (archive as { messages?: number }).messages, 1);
     const lock = await check.getMailboxLock("Archivio");
     try {
       const m = await check.fetchOne("1", { flags: true, envelope: true });
