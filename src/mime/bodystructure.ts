@@ -8,10 +8,15 @@ export function bodyStructure(buf: Buffer, part: MimePart, extended: boolean): S
   const ct = part.contentType;
   const type = ct.type.toLowerCase();
   if (type === "multipart") {
-    const out: Sexp[] = part.children.length
-      ? part.children.map((c) => bodyStructure(buf, c, extended))
-      : // RFC 9051 §7.5.2 needs at least one part; an empty multipart is shown with an empty text part.
-        [["text", "plain", ["charset", "us-ascii"], null, null, "7bit", 0, 0]];
+    // body-type-mpart = 1*body SP media-subtype: the parts are written back to back (RFC 9051 §9).
+    const out: Sexp[] = [
+      {
+        joined: part.children.length
+          ? part.children.map((c) => bodyStructure(buf, c, extended))
+          : // At least one part is required; an empty multipart shows an empty text part.
+            [["text", "plain", ["charset", "us-ascii"], null, null, "7bit", 0, 0]],
+      },
+    ];
     out.push(ct.subtype);
     if (extended) {
       out.push(params(ct.params), disposition(part), language(part), location(part));
@@ -21,10 +26,14 @@ export function bodyStructure(buf: Buffer, part: MimePart, extended: boolean): S
   const h = (k: string) => headerValue(part.headers, k);
   const encoding = h("content-transfer-encoding");
   const size = part.end - part.bodyStart;
+  const typeParams = mergeRfc2231(ct.params);
+  // Dovecot names the default charset of text parts explicitly.
+  if (type === "text" && !typeParams.some(([k]) => k.toLowerCase() === "charset"))
+    typeParams.push(["charset", "us-ascii"]);
   const out: Sexp[] = [
     ct.type,
     ct.subtype,
-    params(ct.params),
+    params(typeParams),
     trimmed(h("content-id")),
     trimmed(h("content-description")),
     encoding ? stripComments(encoding.toString("latin1")).trim() || "7bit" : "7bit",
@@ -69,7 +78,7 @@ function disposition(part: MimePart): Sexp {
   const s = stripComments(v.toString("latin1"));
   const m = /^\s*([^\s;]+)\s*(.*)$/s.exec(s);
   if (!m) return null;
-  return [Buffer.from(m[1]!, "latin1"), params(parseParams(m[2] ?? ""))];
+  return [Buffer.from(m[1]!, "latin1"), params(mergeRfc2231(parseParams(m[2] ?? "")))];
 }
 
 function language(part: MimePart): Sexp {
@@ -84,4 +93,36 @@ function language(part: MimePart): Sexp {
 
 function location(part: MimePart): Sexp {
   return trimmed(headerValue(part.headers, "content-location"));
+}
+
+/**
+ * RFC 2231 parameter continuations joined as Dovecot shows them: plain parameters first in their order,
+ * then each continued or extended one once ("name" or, when any piece is extended, "name*"), with the
+ * pieces' raw values concatenated in order.
+ */
+export function mergeRfc2231(p: [string, string][]): [string, string][] {
+  const plain: [string, string][] = [];
+  const groups = new Map<string, { extended: boolean; pieces: [number, string][] }>();
+  for (const [k, v] of p) {
+    const m = /^([^*]+)\*(?:(\d+)\*?)?$/.exec(k);
+    if (!m) {
+      plain.push([k, v]);
+      continue;
+    }
+    const base = m[1]!;
+    const g = groups.get(base.toLowerCase()) ?? { extended: false, pieces: [] };
+    g.extended ||= k.endsWith("*");
+    g.pieces.push([m[2] === undefined ? 0 : Number(m[2]), v]);
+    if (!groups.has(base.toLowerCase())) groups.set(base.toLowerCase(), g);
+    (g as { name?: string }).name ??= base;
+  }
+  for (const g of groups.values()) {
+    const name = (g as { name?: string }).name!;
+    const value = g.pieces
+      .sort((a, b) => a[0] - b[0])
+      .map((x) => x[1])
+      .join("");
+    plain.push([g.extended ? `${name}*` : name, value]);
+  }
+  return plain;
 }

@@ -3,30 +3,37 @@
 // Buffers are IMAP strings, numbers are numbers, null is NIL, arrays are lists.
 import { type HeaderField, headerValue } from "./mime-tree.js";
 
-export type Sexp = string | Buffer | number | null | Sexp[];
+/**
+ * Strings and Buffers are IMAP strings, numbers numbers, null NIL, arrays lists; `joined` items are
+ * written back to back (address lists, multipart bodies) and `lit` forces a literal.
+ */
+export type Sexp = string | Buffer | number | null | { joined: Sexp[] } | { lit: Buffer } | Sexp[];
 
 export function envelope(headers: HeaderField[]): Sexp[] {
   const h = (k: string) => headerValue(headers, k);
+  const raw = (k: string) => headers.find((f) => f.key === k)?.raw ?? null;
   const from = addresses(h("from"));
   const sender = addresses(h("sender")) ?? from;
   const replyTo = addresses(h("reply-to")) ?? from;
   return [
-    nonEmpty(h("date")),
-    nonEmpty(h("subject")),
+    nonEmpty(h("date"), raw("date")),
+    nonEmpty(h("subject"), raw("subject")),
     from,
     sender,
     replyTo,
     addresses(h("to")),
     addresses(h("cc")),
     addresses(h("bcc")),
-    nonEmpty(h("in-reply-to")),
-    nonEmpty(h("message-id")),
+    nonEmpty(h("in-reply-to"), raw("in-reply-to")),
+    nonEmpty(h("message-id"), raw("message-id")),
   ];
 }
 
-function nonEmpty(v: Buffer | null): Buffer | null {
+/** Dovecot sends a value that was folded over several lines as a literal; we do the same. */
+function nonEmpty(v: Buffer | null, raw: Buffer | null): Sexp {
   if (v === null) return null;
   const t = trimBuf(v);
+  if (raw && /\r?\n[ \t]/.test(raw.toString("latin1").replace(/\r?\n$/, ""))) return { lit: t };
   return t;
 }
 
@@ -96,12 +103,12 @@ function lex(s: string): Token[] {
 type Addr = [string | null, null, string | null, string | null];
 
 /** address-list as ENVELOPE address structures; null for an absent or empty field. */
-export function addresses(value: Buffer | null): Sexp[] | null {
+export function addresses(value: Buffer | null): Sexp | null {
   if (value === null) return null;
   const list = parseAddressList(value.toString("latin1"));
   if (list.length === 0) return null;
   // latin1 round-trip keeps 8-bit header bytes intact for the serializer.
-  return list.map((a) => a.map((x) => (x === null ? null : Buffer.from(x, "latin1"))));
+  return [{ joined: list.map((a) => a.map((x) => (x === null ? null : Buffer.from(x, "latin1")))) }];
 }
 
 export function parseAddressList(s: string): Addr[] {
@@ -136,10 +143,10 @@ export function parseAddressList(s: string): Addr[] {
       const name = phrase.length > 0 ? joinPhrase(toks, startI, phrase) : null;
       return splitSpec(spec, name);
     }
-    // addr-spec alone: rebuild it from the tokens (local@domain), name from a trailing comment if any.
+    // addr-spec alone: rebuild it from the tokens (local@domain); a comment is the name (as Dovecot does).
     const spec = rebuild(toks, startI, i);
     if (!spec) return null;
-    return splitSpec(spec, null);
+    return splitSpec(spec, comments.length ? comments[comments.length - 1]!.trim() || null : null);
   };
   while (i < toks.length) {
     const t = toks[i]!;

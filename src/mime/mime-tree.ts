@@ -31,6 +31,8 @@ export interface MimePart {
   children: MimePart[];
   /** message/rfc822 (and message/global): the encapsulated message. */
   message: MimePart | null;
+  /** Multipart only: where its close delimiter line ends ("--b--" and padding), or -1 if unterminated. */
+  closeEnd: number;
 }
 
 const MAX_DEPTH = 50;
@@ -179,6 +181,7 @@ function parsePart(buf: Buffer, start: number, end: number, fallback: ContentTyp
     contentType,
     children: [],
     message: null,
+    closeEnd: -1,
   };
   if (depth >= MAX_DEPTH) return part;
   const type = contentType.type.toLowerCase();
@@ -187,8 +190,15 @@ function parsePart(buf: Buffer, start: number, end: number, fallback: ContentTyp
     const boundary = contentType.params.find(([k]) => k.toLowerCase() === "boundary")?.[1];
     if (boundary) {
       const childDefault = subtype === "digest" ? MESSAGE_RFC822 : TEXT_PLAIN;
-      for (const [s, e] of splitMultipart(buf, bodyStart, end, boundary))
-        part.children.push(parsePart(buf, s, e, childDefault, depth + 1));
+      const split = splitMultipart(buf, bodyStart, end, boundary);
+      part.closeEnd = split.closeEnd;
+      for (const [s, e, lineEnd] of split.parts) {
+        const child = parsePart(buf, s, e, childDefault, depth + 1);
+        // Dovecot counts the line break after a nested part's close delimiter ("--inner--" CRLF) in
+        // that part, not in the next delimiter; sizes and sections follow it so they agree with Dovecot.
+        if (lineEnd > 0 && endsWithClose(child)) extendEnd(child, e, e + lineEnd);
+        part.children.push(child);
+      }
     }
   } else if (type === "message" && (subtype === "rfc822" || subtype === "global")) {
     part.message = parsePart(buf, bodyStart, end, TEXT_PLAIN, depth + 1);
@@ -205,9 +215,10 @@ export function splitMultipart(
   start: number,
   end: number,
   boundary: string,
-): [number, number][] {
+): { parts: [number, number, number][]; closeEnd: number } {
   const delim = Buffer.from(`--${boundary}`, "latin1");
-  const parts: [number, number][] = [];
+  /** [start, end, length of the line break between end and the next delimiter] */
+  const parts: [number, number, number][] = [];
   let partStart = -1;
   let i = start;
   while (i < end) {
@@ -230,14 +241,25 @@ export function splitMultipart(
     }
     let before = at;
     if (at > start && buf[at - 1] === 0x0a) before = at - 1 > start && buf[at - 2] === 0x0d ? at - 2 : at - 1;
-    if (partStart >= 0) parts.push([partStart, Math.max(partStart, before)]);
-    if (close) return parts;
+    if (partStart >= 0) parts.push([partStart, Math.max(partStart, before), Math.max(0, at - before)]);
+    if (close) return { parts, closeEnd: j };
     partStart = j >= end ? end : buf[j] === 0x0d ? j + 2 : j + 1;
     i = partStart;
   }
   // Unterminated multipart: the last part runs to the end.
-  if (partStart >= 0) parts.push([partStart, end]);
-  return parts;
+  if (partStart >= 0) parts.push([partStart, end, 0]);
+  return { parts, closeEnd: -1 };
+}
+
+function endsWithClose(p: MimePart): boolean {
+  if (p.message) return endsWithClose(p.message);
+  return p.closeEnd >= 0 && p.closeEnd === p.end;
+}
+
+function extendEnd(p: MimePart, oldEnd: number, newEnd: number): void {
+  if (p.end !== oldEnd) return;
+  p.end = newEnd;
+  if (p.message) extendEnd(p.message, oldEnd, newEnd);
 }
 
 /** The numbered subparts of a message (root or encapsulated): its children, or itself when not multipart. */
@@ -248,12 +270,22 @@ function subparts(message: MimePart): MimePart[] {
 /** Follows a section part number ("1.2.3", RFC 9051 §6.4.5) to a part; null when it does not exist. */
 export function findPart(root: MimePart, path: number[]): MimePart | null {
   let cur: MimePart | null = null;
+  /** True when `cur` is the body of a non-multipart message (its "1"): it has no subparts. */
+  let bodyOfMessage = false;
   for (const n of path) {
     let list: MimePart[];
-    if (cur === null) list = subparts(root);
-    else if (cur.message) list = subparts(cur.message);
-    else if (cur.contentType.type.toLowerCase() === "multipart") list = cur.children;
-    else return null;
+    const from: MimePart | null = cur === null ? root : cur.message;
+    if (from) {
+      list = subparts(from);
+      bodyOfMessage =
+        list.length === 1 && list[0] === from && from.contentType.type.toLowerCase() !== "multipart";
+    } else if (cur!.contentType.type.toLowerCase() === "multipart") {
+      list = cur!.children;
+      bodyOfMessage = false;
+    } else if (!bodyOfMessage) {
+      // Dovecot answers "N.1" of a single part inside a multipart with that part itself.
+      list = [cur!];
+    } else return null;
     cur = list[n - 1] ?? null;
     if (!cur) return null;
   }

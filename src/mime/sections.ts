@@ -35,7 +35,8 @@ function headerOrText(buf: Buffer, msg: MimePart, spec: SectionSpec): Buffer {
   const wanted = new Set((spec.fields ?? []).map((f) => f.toLowerCase()));
   const not = spec.text === "HEADER.FIELDS.NOT";
   const picked = msg.headers.filter((h) => wanted.has(h.key) !== not).map((h) => withCrlf(h.raw));
-  picked.push(CRLF);
+  // HEADER.FIELDS always ends with the blank line; .NOT keeps the header's own end (Dovecot).
+  if (!not || msg.bodyStart > msg.headerEnd || msg.headers.length === 0) picked.push(CRLF);
   return Buffer.concat(picked);
 }
 

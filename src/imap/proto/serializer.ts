@@ -2,7 +2,13 @@
 // numbers, flags, already-encoded text), `str()` picks quoted or literal, `lit()` always a literal,
 // `null` is NIL, arrays are parenthesized lists. Encoding never alters bytes inside literals.
 
-export type Value = string | number | null | Str | Lit | Value[];
+export type Value = string | number | null | Str | Lit | Joined | Value[];
+/** Items written back to back with no space: body parts of a multipart, addresses (RFC 9051 §9). */
+export interface Joined {
+  readonly t: "joined";
+  readonly v: Value[];
+}
+export const joined = (v: Value[]): Joined => ({ t: "joined", v });
 export interface Str {
   readonly t: "str";
   readonly v: string | Buffer;
@@ -47,6 +53,8 @@ export function encodeValue(v: Value, out: Buffer[], opts: EncodeOptions = {}): 
       encodeValue(item, out, opts);
     });
     out.push(CLOSE);
+  } else if (v.t === "joined") {
+    for (const item of v.v) encodeValue(item, out, opts);
   } else if (v.t === "lit") {
     out.push(Buffer.from(`${v.binary ? "~" : ""}{${v.v.length}}\r\n`, "latin1"), v.v);
   } else {

@@ -3,7 +3,7 @@ import type { Sexp } from "../../mime/envelope.js";
 import { type MimePart, parseMime } from "../../mime/mime-tree.js";
 import type { MailStore } from "../../store/mail-store.js";
 import type { MessageMeta } from "../../store/types.js";
-import { nstr, str, type Value } from "../proto/serializer.js";
+import { joined, lit, nstr, str, type Value } from "../proto/serializer.js";
 
 export class LoadedMessage {
   private tree: MimePart | null = null;
@@ -25,7 +25,9 @@ export function sexpToValue(s: Sexp): Value {
   if (s === null) return null;
   if (typeof s === "number") return s;
   if (typeof s === "string" || Buffer.isBuffer(s)) return str(s);
-  return s.map(sexpToValue);
+  if (Array.isArray(s)) return s.map(sexpToValue);
+  if ("joined" in s) return joined(s.joined.map(sexpToValue));
+  return lit(s.lit);
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

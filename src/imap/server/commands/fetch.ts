@@ -171,7 +171,10 @@ function fetchValues(
         const part = partial(b, item.partial);
         out.push(
           `BINARY[${section}]${item.partial ? `<${item.partial.start}>` : ""}`,
-          lit(part, part.includes(0)),
+          lit(
+            part,
+            part.some((c) => c === 0 || c >= 0x80),
+          ),
         );
       }
     }
