@@ -28,7 +28,7 @@ export const IMAP_LIMITS = {
   writeHighWaterBytes: 1024 * 1024,
   /** Messages fetched from the store per batch while answering FETCH. */
   fetchBatch: 200,
-} as const;
+};
 
 export const POP3_LIMITS = {
   maxLineBytes: 512,
@@ -38,4 +38,4 @@ export const POP3_LIMITS = {
   /** RFC 1939 §3: at least 10 minutes. */
   idleTimeoutMs: 10 * 60 * 1000,
   maxConnectionsPerIp: 50,
-} as const;
+};

@@ -133,7 +133,12 @@ export class Session {
       this.bye("Internal error");
       return;
     }
-    for (const ev of events) this.onEvent(ev);
+    const framer = this.framer;
+    for (const ev of events) {
+      // STARTTLS replaced the framer: whatever followed it in the same packet is discarded.
+      if (this.framer !== framer) break;
+      this.onEvent(ev);
+    }
   };
 
   private readonly onClose = () => this.cleanup();
@@ -405,6 +410,8 @@ export class Session {
   // ---- selected folder --------------------------------------------------------------------------------
 
   async select(folderName: string, readOnly: boolean): Promise<SelectedFolder> {
+    // RFC 9051 §6.3.2 / RFC 7162 §3.2.11: the previous mailbox is closed, and the client is told so.
+    if (this.selected) this.untagged("OK", "[CLOSED]", "Previous mailbox closed");
     this.unselect();
     const folder = await this.store.getFolder(this.mailbox!.id, folderName);
     if (!folder) throw new ImapNo("NONEXISTENT", "No such mailbox");
