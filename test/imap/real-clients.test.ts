@@ -45,7 +45,7 @@ before(async () => {
     MUTT,
     generateCorpus({ messages: 5, seed: 9 }).map((m) => ({ ...m, folder: "INBOX", flags: [] })),
   );
-  served = await serve(dataDir, {}, ["imap"]);
+  served = await serve(dataDir, {}, ["http", "imap", "imaps", "pop3", "pop3s"]);
   imapPort = served.listening.get("imap")!.port;
 });
 

@@ -142,7 +142,10 @@ export class Session {
   };
 
   private readonly onClose = () => this.cleanup();
-  private readonly onError = () => this.cleanup();
+  private readonly onError = () => {
+    this.cleanup();
+    this.sock.destroy();
+  };
 
   private attach(sock: Socket): void {
     sock.on("data", this.onData);
@@ -271,7 +274,6 @@ export class Session {
       this.waiter = null;
       w(null);
     }
-    if (!this.sock.destroyed) this.sock.destroy();
   }
 
   private touch(): void {
