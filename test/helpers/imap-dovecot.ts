@@ -121,6 +121,8 @@ service pop3-login {
   chroot =
 }
 mail_max_userip_connections = 100
+default_process_limit = 1000
+default_client_limit = 4000
 `;
   writeFileSync(join(dir, "dovecot.conf"), conf);
   const child: ChildProcess = spawn("dovecot", ["-F", "-c", join(dir, "dovecot.conf")], { stdio: "ignore" });
