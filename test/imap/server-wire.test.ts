@@ -2,7 +2,9 @@
 // connections per IP, failed logins), boxes that may not log in, STARTTLS, and a slow reader that does
 // not hold up anyone else.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { RawImap } from "../helpers/imap-raw.js";
@@ -226,4 +228,18 @@ test("connections per IP are capped with a BYE", async () => {
   });
   assert.match(text, /^\* BYE Too many connections/m);
   for (const c of open) c.close();
+});
+
+test("CAPABILITY after login is exactly the table in docs/imap-pop3.md", async () => {
+  const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "imap-pop3.md"), "utf8");
+  const table = doc.slice(doc.indexOf("<!-- capabilities:start -->"), doc.indexOf("<!-- capabilities:end -->"));
+  const documented = [...table.matchAll(/^\| ([A-Z][A-Za-z0-9=+-]*) \|/gm)].map((m) => m[1]!).sort();
+  const c = await loggedIn();
+  const line = /^\* CAPABILITY (.*)\r$/m.exec(await c.cmd("CAPABILITY"))![1]!;
+  const advertised = line
+    .split(" ")
+    .map((x) => x.replace(/^APPENDLIMIT=\d+$/, "APPENDLIMIT"))
+    .sort();
+  assert.deepEqual(advertised, documented);
+  c.close();
 });
