@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
@@ -232,7 +233,10 @@ test("connections per IP are capped with a BYE", async () => {
 
 test("CAPABILITY after login is exactly the table in docs/imap-pop3.md", async () => {
   const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "imap-pop3.md"), "utf8");
-  const table = doc.slice(doc.indexOf("<!-- capabilities:start -->"), doc.indexOf("<!-- capabilities:end -->"));
+  const table = doc.slice(
+    doc.indexOf("<!-- capabilities:start -->"),
+    doc.indexOf("<!-- capabilities:end -->"),
+  );
   const documented = [...table.matchAll(/^\| ([A-Z][A-Za-z0-9=+-]*) \|/gm)].map((m) => m[1]!).sort();
   const c = await loggedIn();
   const line = /^\* CAPABILITY (.*)\r$/m.exec(await c.cmd("CAPABILITY"))![1]!;
@@ -242,4 +246,31 @@ test("CAPABILITY after login is exactly the table in docs/imap-pop3.md", async (
     .sort();
   assert.deepEqual(advertised, documented);
   c.close();
+});
+
+const lanAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+
+test("off loopback, plain-text login waits for STARTTLS (LOGINDISABLED, PRIVACYREQUIRED)", {
+  skip: lanAddress ? false : "this machine has no non-loopback IPv4 address to test from",
+}, async () => {
+  const lanPort = await t.server.listen(0, lanAddress!, false);
+  const sock = connect({ port: lanPort, host: lanAddress! });
+  await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+  const c = new RawImap(sock);
+  const greeting = await c.until((s) => s.includes("\r\n"));
+  c.take();
+  assert.match(greeting, /LOGINDISABLED/);
+  assert.doesNotMatch(greeting, /AUTH=PLAIN/);
+  assert.match(await c.cmd(`LOGIN ${USER} "${PASSWORD}"`), /^t\d+ NO \[PRIVACYREQUIRED\]/m);
+  c.write("s STARTTLS\r\n");
+  await c.until((s) => /^s OK/m.test(s));
+  c.take();
+  const secure = tlsConnect({ socket: sock, rejectUnauthorized: false });
+  await new Promise<void>((resolve) => secure.once("secureConnect", () => resolve()));
+  const s = new RawImap(secure);
+  assert.match(await s.cmd("CAPABILITY"), /AUTH=PLAIN/);
+  assert.match(await s.cmd(`LOGIN ${USER} "${PASSWORD}"`), /^t\d+ OK/m);
+  s.close();
 });
