@@ -17,7 +17,8 @@ import { printTable, type Row, writeResults } from "./report.js";
 const MESSAGES = Number(process.env.BENCH_IMAP_MESSAGES ?? 3000);
 const ATTACH_EVERY = Number(process.env.BENCH_IMAP_ATTACH_EVERY ?? 10);
 const ATTACH_BYTES = Number(process.env.BENCH_IMAP_ATTACH_BYTES ?? 350_000);
-const IDLE_CONNECTIONS = Number(process.env.BENCH_IMAP_IDLE ?? 200);
+// Under the per-IP cap (limits.ts: 50), since every connection comes from loopback.
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IMAP_IDLE ?? 45);
 const USER = "mario.rossi@pec.example.it";
 const PASSWORD = "Password-lunga-2026";
 

@@ -229,6 +229,8 @@ test("connections per IP are capped with a BYE", async () => {
   });
   assert.match(text, /^\* BYE Too many connections/m);
   for (const c of open) c.close();
+  // Leave the server as the next test expects it: no connections from us.
+  while (t.server.connectionCount > 0) await new Promise((r) => setTimeout(r, 20));
 });
 
 test("CAPABILITY after login is exactly the table in docs/imap-pop3.md", async () => {
@@ -273,4 +275,19 @@ test("off loopback, plain-text login waits for STARTTLS (LOGINDISABLED, PRIVACYR
   assert.match(await s.cmd("CAPABILITY"), /AUTH=PLAIN/);
   assert.match(await s.cmd(`LOGIN ${USER} "${PASSWORD}"`), /^t\d+ OK/m);
   s.close();
+});
+
+test("a keyword new to the folder is announced in FLAGS before the FETCH that carries it", async () => {
+  const c = await loggedIn();
+  await c.cmd("CREATE Kw");
+  assert.match(await c.cmd("APPEND Kw {10+}\r\nSubject: k"), /^t\d+ OK \[APPENDUID /m);
+  await c.cmd("SELECT Kw");
+  const res = await c.cmd("STORE 1 +FLAGS ($Nuovo)");
+  assert.match(
+    res,
+    /^\* FLAGS \(\\Answered \\Flagged \\Deleted \\Seen \\Draft \$Nuovo\)\r\n\* OK \[PERMANENTFLAGS \([^)]*\$Nuovo \\\*\)\][^\r]*\r\n\* 1 FETCH \(FLAGS \(\$Nuovo\)\)/m,
+  );
+  // Told once: the next change does not repeat it.
+  assert.doesNotMatch(await c.cmd("STORE 1 +FLAGS (\\Seen)"), /^\* FLAGS/m);
+  c.close();
 });

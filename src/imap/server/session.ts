@@ -35,6 +35,8 @@ export interface ServerContext {
   verifyPassword?: (hash: string, password: string) => Promise<boolean>;
 }
 
+const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+
 const isLoopback = (a: string | undefined) =>
   !!a && (a === "::1" || a.startsWith("127.") || a.startsWith("::ffff:127."));
 
@@ -427,6 +429,8 @@ export class Session {
       this.ctx.watchers.set(folder.id, set);
     }
     set.add(this);
+    // Anything committed between our read and our registration is found by the next sync.
+    this.dirty = true;
     return sel;
   }
 
@@ -459,6 +463,10 @@ export class Session {
   private async doSync(allowExpunge: boolean): Promise<void> {
     const sel = this.selected;
     if (!sel || this.closed) return;
+    // Nothing happened to the folder since we last looked: the store tells every change (ours, other
+    // connections', other processes') through onChange, synchronously after commit.
+    if (!this.dirty && (!allowExpunge || sel.pendingExpunge.size === 0)) return;
+    this.dirty = false;
     const folder = await this.store.getFolderById(sel.folder.id);
     if (!folder) {
       // The folder was deleted or renamed away by another connection.
@@ -497,7 +505,6 @@ export class Session {
         this.untagged(sel.seqOf(m.uid), "FETCH", items);
       }
     } else if (allowExpunge) this.reportExpunges(sel);
-    this.dirty = false;
   }
 
   private reportExpunges(sel: SelectedFolder): void {
@@ -516,8 +523,28 @@ export class Session {
     }
   }
 
+  /** FLAGS and PERMANENTFLAGS for the selected folder (RFC 9051 §7.3.5, §7.1). */
+  announceFlags(sel: SelectedFolder): void {
+    const flags = [...SYSTEM_FLAGS, ...[...sel.keywords].sort()];
+    this.untagged("FLAGS", flags);
+    this.untagged(
+      "OK",
+      `[PERMANENTFLAGS (${sel.readOnly ? "" : [...flags, "\\*"].join(" ")})]`,
+      "Flags permitted",
+    );
+  }
+
+  /**
+   * The flags of a message for a FETCH response. A keyword the client has not been told about yet is
+   * announced first with a new FLAGS response, as clients expect every keyword to be in FLAGS.
+   */
   flagList(sel: SelectedFolder, uid: number): string[] {
     const flags = [...(sel.flags.get(uid) ?? [])];
+    const fresh = flags.filter((f) => !f.startsWith("\\") && !sel.keywords.has(f));
+    if (fresh.length) {
+      for (const f of fresh) sel.keywords.add(f);
+      this.announceFlags(sel);
+    }
     if (sel.recent.has(uid)) flags.push("\\Recent");
     return flags;
   }
