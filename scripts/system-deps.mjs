@@ -12,6 +12,9 @@ export const SYSTEM_DEPS = [
     find: () => findPostgresBin("initdb"),
   },
   { name: "OpenSSL", package: "openssl", find: () => which("openssl") },
+  // Migration tests and bench: a throwaway source IMAP server, and mbsync as the speed peer.
+  { name: "Dovecot IMAP server", package: "dovecot-imapd", find: () => which("dovecot") },
+  { name: "mbsync (isync)", package: "isync", find: () => which("mbsync") },
 ];
 
 export function which(cmd) {
