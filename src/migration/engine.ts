@@ -1,0 +1,633 @@
+// The migration engine: copies every folder of an old PEC box into the new one, byte-exact, with flags,
+// keywords and INTERNALDATE, verified, resumable after a crash at any point, and fast on re-runs.
+//
+// Phases (the states a member sees):
+//   In preparazione — log in to the source, LIST every folder (RFC 3501 §6.3.8, RFC 6154 attributes),
+//     plan the folder mapping (folder-map.ts), and scan every folder with one cheap
+//     `UID FETCH 1:* (FLAGS RFC822.SIZE)`; compare with the ledger to know exactly what is missing and
+//     which flags changed; check the new box's quota for the missing bytes. Nothing is written to the
+//     box in this phase, so a quota that is too small leaves it untouched.
+//   Copia in corso — create the folders, then several workers (one source connection each, within the
+//     source's connection limits) take whole folders, largest first, and stream the missing messages:
+//     `UID FETCH set (UID FLAGS INTERNALDATE BODY.PEEK[])` in chunks, each answer hashed as it arrives
+//     and appended to the box in batches (one store transaction per batch) while the next batch is being
+//     fetched. Each message is held in memory once (imapflow's literal buffer, handed to the store as is).
+//   Copiato — every folder verified: every source UID has a ledger row whose target message exists with
+//     the same sha-256 (the store names blobs by their sha-256, so this compares the bytes we received
+//     with the bytes it stored) and the source's flags. Otherwise Errore, with the reason.
+//
+// See ledger.ts for why a SIGKILL between the store commit and the ledger commit never doubles a message.
+import { createHash } from "node:crypto";
+import type { ImapFlow } from "imapflow";
+import { classifyConnectError, MigrationError } from "./errors.js";
+import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
+import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
+import { presetForHost } from "./presets.js";
+import {
+  type AppendItem,
+  type ImapEndpoint,
+  type MigrationTarget,
+  newImapClient,
+  type TargetFolderState,
+  type TargetSession,
+} from "./targets.js";
+
+export type MigrationState = "preparing" | "copying" | "copied" | "error";
+
+/** What the member reads (contract.md: the states appear as text on the page). */
+export const STATE_LABELS: Record<MigrationState, string> = {
+  preparing: "In preparazione",
+  copying: "Copia in corso",
+  copied: "Copiato",
+  error: "Errore",
+};
+
+export interface FolderReport {
+  source: string;
+  target: string;
+  sourceMessages: number;
+  copied: number;
+  alreadyPresent: number;
+  failed: number;
+  targetMessages: number;
+  verified: boolean;
+  /** Why the folder was not copied (virtual folders). */
+  skipped?: string;
+  /** Messages the source could not serve, or other per-folder problems. */
+  errors?: string[];
+}
+
+export interface MigrationReport {
+  folders: FolderReport[];
+  totals: { sourceMessages: number; copied: number; alreadyPresent: number; failed: number; bytes: number };
+  verified: boolean;
+  seconds: number;
+  state: MigrationState;
+  error?: { code: string; message: string };
+  /** Work done: a re-run with nothing new fetches no bodies. */
+  stats: {
+    bodiesFetched: number;
+    bytesFetched: number;
+    flagsUpdated: number;
+    removed: number;
+    connections: number;
+  };
+}
+
+export type MigrationEvent =
+  | { type: "state"; state: MigrationState; label: string; error?: { code: string; message: string } }
+  | {
+      type: "progress";
+      folder: string;
+      messagesDone: number;
+      messagesTotal: number;
+      bytesDone: number;
+      bytesTotal: number;
+    }
+  | { type: "folder"; report: FolderReport }
+  | { type: "message-failed"; folder: string; uid: number; reason: string };
+
+export interface MigrationOptions {
+  source: ImapEndpoint;
+  target: MigrationTarget;
+  ledger: Ledger;
+  /** Propagate deletions at the source to the box (off by default: nothing is ever lost by a re-run). */
+  mirror?: boolean;
+  /** Parallel source connections for copying (plus one for planning). Default 3. */
+  connections?: number;
+  /** Messages and bytes per store transaction. */
+  batchMessages?: number;
+  batchBytes?: number;
+  /** UIDs per FETCH command. */
+  fetchChunk?: number;
+  onEvent?: (e: MigrationEvent) => void;
+}
+
+interface ScannedMessage {
+  flags: string[];
+  size: number;
+}
+
+interface FolderWork {
+  plan: PlannedFolder;
+  report: FolderReport;
+  uidValidity: number;
+  scan: Map<number, ScannedMessage>;
+  /** Valid ledger rows by source UID. */
+  rows: Map<number, LedgerRow>;
+  missing: number[];
+  missingBytes: number;
+  flagChanges: { uid: number; targetUid: number; flags: string[] }[];
+  gone: LedgerRow[];
+}
+
+interface GroupWork {
+  targetName: string;
+  folders: FolderWork[];
+  /** Unclaimed target messages by content hash (crash leftovers or UIDVALIDITY fallback). */
+  orphans: Map<string, number[]>;
+  orphanBytes: number;
+  bytes: number;
+  targetUidValidity: number;
+}
+
+function uidSet(uids: number[]): string {
+  // Compact ranges: 1:5,7,9:12 (RFC 3501 §9 sequence-set).
+  const sorted = [...uids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}:${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+function cleanFlags(flags: Iterable<string> | undefined): string[] {
+  return flagsKey(flags ?? [])
+    .split(" ")
+    .filter(Boolean);
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+export function sourceId(ep: ImapEndpoint): string {
+  return `${ep.user.trim().toLowerCase()}@${ep.host.toLowerCase()}:${ep.port}`;
+}
+
+async function connectSource(ep: ImapEndpoint): Promise<ImapFlow> {
+  const c = newImapClient(ep);
+  c.on("error", () => {}); // surfaced through the failing command instead
+  try {
+    await c.connect();
+  } catch (err) {
+    throw classifyConnectError(err, `${ep.host}:${ep.port}`, presetForHost(ep.host)?.loginHint);
+  }
+  return c;
+}
+
+export async function runMigration(o: MigrationOptions): Promise<MigrationReport> {
+  const started = performance.now();
+  const emit = (e: MigrationEvent) => o.onEvent?.(e);
+  const connections = Math.max(1, o.connections ?? 3);
+  const batchMessages = o.batchMessages ?? 100;
+  const batchBytes = o.batchBytes ?? 8 * 1024 * 1024;
+  const fetchChunk = o.fetchChunk ?? 250;
+  const report: MigrationReport = {
+    folders: [],
+    totals: { sourceMessages: 0, copied: 0, alreadyPresent: 0, failed: 0, bytes: 0 },
+    verified: false,
+    seconds: 0,
+    state: "preparing",
+    stats: { bodiesFetched: 0, bytesFetched: 0, flagsUpdated: 0, removed: 0, connections: 0 },
+  };
+  const setState = (state: MigrationState, error?: { code: string; message: string }) => {
+    report.state = state;
+    if (error) report.error = error;
+    emit({ type: "state", state, label: STATE_LABELS[state], ...(error ? { error } : {}) });
+  };
+  const clients: ImapFlow[] = [];
+  const sessions: TargetSession[] = [];
+  setState("preparing");
+  try {
+    // ---- In preparazione -------------------------------------------------------------------------
+    const control = await connectSource(o.source);
+    clients.push(control);
+    report.stats.connections++;
+    await o.target.open();
+    const listed = await control.list();
+    const ns = (control as unknown as { namespaces?: { personal?: { prefix: string }[] } }).namespaces;
+    const namespacePrefix = ns?.personal?.[0]?.prefix ?? "";
+    const sourceFolders: SourceFolder[] = listed.map((f) => ({
+      path: f.path,
+      delimiter: f.delimiter,
+      flags: [...f.flags],
+      subscribed: f.subscribed !== false && f.subscribed !== (null as unknown as boolean),
+    }));
+    const plan = planFolders(sourceFolders, { namespacePrefix });
+    const names = await o.target.resolveNames(plan);
+    const prepSession = await o.target.session();
+    sessions.push(prepSession);
+
+    const works: FolderWork[] = [];
+    for (const p of plan) {
+      const target = names.get(p.target) ?? p.target;
+      const fr: FolderReport = {
+        source: p.source,
+        target,
+        sourceMessages: 0,
+        copied: 0,
+        alreadyPresent: 0,
+        failed: 0,
+        targetMessages: 0,
+        verified: true,
+      };
+      if (p.skipped) fr.skipped = p.skipped;
+      report.folders.push(fr);
+      if (p.skipped || !p.selectable) continue;
+      const lock = await control.getMailboxLock(p.source, { readOnly: true });
+      const scan = new Map<number, ScannedMessage>();
+      let uidValidity = 0;
+      try {
+        const box = control.mailbox;
+        if (!box) throw new MigrationError("INTERNAL", `cartella ${p.source} non selezionabile`);
+        uidValidity = Number(box.uidValidity);
+        if (box.exists > 0) {
+          for await (const m of control.fetch("1:*", { uid: true, flags: true, size: true })) {
+            scan.set(m.uid, { flags: cleanFlags(m.flags), size: m.size ?? 0 });
+          }
+        }
+      } finally {
+        lock.release();
+      }
+      fr.sourceMessages = scan.size;
+      works.push({
+        plan: p,
+        report: fr,
+        uidValidity,
+        scan,
+        rows: new Map(),
+        missing: [],
+        missingBytes: 0,
+        flagChanges: [],
+        gone: [],
+      });
+    }
+
+    // Group by target folder (two source folders may land in one), then reconcile with ledger and box.
+    const groups = new Map<string, GroupWork>();
+    for (const w of works) {
+      const g: GroupWork = groups.get(w.report.target) ?? {
+        targetName: w.report.target,
+        folders: [],
+        orphans: new Map(),
+        orphanBytes: 0,
+        bytes: 0,
+        targetUidValidity: 0,
+      };
+      g.folders.push(w);
+      groups.set(w.report.target, g);
+    }
+    let needBytes = 0;
+    for (const g of groups.values()) {
+      const tstate: TargetFolderState | null = await prepSession.listFolder(g.targetName);
+      const tByUid = new Map((tstate?.messages ?? []).map((m) => [m.uid, m]));
+      g.targetUidValidity = tstate?.uidValidity ?? 0;
+      for (const w of g.folders) {
+        // RFC 3501 §2.3.1.1: a new UIDVALIDITY means the old UIDs mean nothing; match by content instead.
+        await o.ledger.deleteRows(w.plan.source, { notUidValidity: w.uidValidity });
+        const rows = await o.ledger.rowsForFolder(w.plan.source);
+        const broken: number[] = [];
+        for (const r of rows) {
+          const present = tstate && r.targetUidValidity === tstate.uidValidity && tByUid.has(r.targetUid);
+          if (!present) broken.push(r.uid);
+          else w.rows.set(r.uid, r);
+        }
+        // Rows whose message disappeared from the box (deleted there, or folder recreated): copy again.
+        if (broken.length)
+          await o.ledger.deleteRows(w.plan.source, { uidValidity: w.uidValidity, uids: broken });
+        for (const [uid, m] of w.scan) {
+          const r = w.rows.get(uid);
+          if (!r) {
+            w.missing.push(uid);
+            w.missingBytes += m.size;
+          } else {
+            w.report.alreadyPresent++;
+            if (flagsKey(m.flags) !== r.flags)
+              w.flagChanges.push({ uid, targetUid: r.targetUid, flags: m.flags });
+          }
+        }
+        for (const r of w.rows.values()) if (!w.scan.has(r.uid)) w.gone.push(r);
+        g.bytes += w.missingBytes;
+        needBytes += w.missingBytes;
+      }
+      if (tstate && g.folders.some((w) => w.missing.length > 0)) {
+        const claimed = new Set(
+          (await o.ledger.rowsForTargetFolder(g.targetName))
+            .filter((r) => r.targetUidValidity === tstate.uidValidity)
+            .map((r) => r.targetUid),
+        );
+        const unclaimed = tstate.messages.filter((m) => !claimed.has(m.uid));
+        const needHash = unclaimed.filter((m) => m.hash === null).map((m) => m.uid);
+        const hashes = needHash.length ? await prepSession.hashes(g.targetName, needHash) : new Map();
+        for (const m of unclaimed) {
+          const h = m.hash ?? hashes.get(m.uid);
+          if (!h) continue;
+          const list = g.orphans.get(h) ?? [];
+          list.push(m.uid);
+          g.orphans.set(h, list);
+          g.orphanBytes += m.size ?? 0;
+        }
+        needBytes -= g.orphanBytes;
+      }
+    }
+    const free = await o.target.freeBytes();
+    if (free !== null && needBytes > free) {
+      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+      throw new MigrationError(
+        "QUOTA_TOO_SMALL",
+        `Lo spazio libero della nuova casella (${mb(free)}) non basta per i messaggi da copiare ` +
+          `(${mb(needBytes)}). Nulla è stato copiato: chiedi al gestore di aumentare lo spazio e riprova.`,
+      );
+    }
+
+    // ---- Copia in corso ---------------------------------------------------------------------------
+    setState("copying");
+    await o.target.ensureFolders(plan);
+    const messagesTotal = works.reduce((s, w) => s + w.missing.length, 0);
+    const bytesTotal = needBytes + [...groups.values()].reduce((s, g) => s + g.orphanBytes, 0);
+    let messagesDone = 0;
+    let bytesDone = 0;
+    const progress = (folder: string) =>
+      emit({ type: "progress", folder, messagesDone, messagesTotal, bytesDone, bytesTotal });
+
+    const queue = [...groups.values()].sort((a, b) => b.bytes - a.bytes);
+    let fatal: unknown = null;
+
+    const copyFolder = async (src: ImapFlow, ts: TargetSession, g: GroupWork, w: FolderWork) => {
+      const fr = w.report;
+      // Flags changed at the source since the last run: replace them on the target, grouped by value.
+      const byFlags = new Map<string, { uids: number[]; targetUids: number[]; flags: string[] }>();
+      for (const c of w.flagChanges) {
+        const k = flagsKey(c.flags);
+        const e = byFlags.get(k) ?? { uids: [], targetUids: [], flags: c.flags };
+        e.uids.push(c.uid);
+        e.targetUids.push(c.targetUid);
+        byFlags.set(k, e);
+      }
+      for (const [k, e] of byFlags) {
+        await ts.setFlags(g.targetName, e.targetUids, e.flags);
+        await o.ledger.setFlags(
+          w.plan.source,
+          w.uidValidity,
+          e.uids.map((uid) => ({ uid, flags: k })),
+        );
+        for (const uid of e.uids) w.rows.get(uid)!.flags = k;
+        report.stats.flagsUpdated += e.uids.length;
+      }
+      if (o.mirror && w.gone.length) {
+        await ts.remove(
+          g.targetName,
+          w.gone.map((r) => r.targetUid),
+        );
+        await o.ledger.deleteRows(w.plan.source, {
+          uidValidity: w.uidValidity,
+          uids: w.gone.map((r) => r.uid),
+        });
+        report.stats.removed += w.gone.length;
+      }
+      if (w.missing.length === 0) return;
+
+      const lock = await src.getMailboxLock(w.plan.source, { readOnly: true });
+      try {
+        if (Number(src.mailbox && src.mailbox.uidValidity) !== w.uidValidity) {
+          fr.failed += w.missing.length;
+          (fr.errors ??= []).push("UIDVALIDITY della cartella cambiata durante la copia: riavvia la copia");
+          return;
+        }
+        let pending: { uid: number; hash: string; item: AppendItem }[] = [];
+        let pendingBytes = 0;
+        let claims: LedgerRow[] = [];
+        let inflight: Promise<void> = Promise.resolve();
+        let appendError: unknown = null;
+
+        const commit = async (batch: typeof pending, claimRows: LedgerRow[]) => {
+          let rows = claimRows;
+          if (batch.length) {
+            const res = await ts.append(
+              g.targetName,
+              batch.map((b) => b.item),
+            );
+            rows = rows.concat(
+              batch.map((b, i) => ({
+                folder: w.plan.source,
+                uidValidity: w.uidValidity,
+                uid: b.uid,
+                hash: b.hash,
+                size: b.item.bytes.length,
+                flags: flagsKey(b.item.flags),
+                targetFolder: g.targetName,
+                targetUidValidity: res.uidValidity,
+                targetUid: res.uids[i]!,
+              })),
+            );
+          }
+          // After the target committed (ledger.ts: a crash here leaves an orphan the next run claims).
+          await o.ledger.insert(rows);
+          for (const r of rows) w.rows.set(r.uid, r);
+          const n = batch.length;
+          const b = batch.reduce((s, x) => s + x.item.bytes.length, 0);
+          fr.copied += n;
+          report.totals.bytes += b;
+          messagesDone += n;
+          bytesDone += b;
+          progress(fr.source);
+        };
+        const flush = async () => {
+          await inflight;
+          if (appendError) throw appendError;
+          const batch = pending;
+          const claimRows = claims;
+          pending = [];
+          claims = [];
+          pendingBytes = 0;
+          inflight = commit(batch, claimRows).catch((err) => {
+            appendError = err;
+          });
+        };
+
+        const accept = async (m: {
+          uid: number;
+          source?: Buffer;
+          flags?: Set<string>;
+          internalDate?: Date | string;
+        }) => {
+          const bytes = m.source!;
+          const hash = sha256(bytes);
+          report.stats.bodiesFetched++;
+          report.stats.bytesFetched += bytes.length;
+          const flags = cleanFlags(m.flags ?? w.scan.get(m.uid)?.flags);
+          const pool = g.orphans.get(hash);
+          if (pool && pool.length > 0) {
+            // Already in the box from a run that was killed before its ledger commit: claim, do not copy.
+            const targetUid = pool.shift()!;
+            await ts.setFlags(g.targetName, [targetUid], flags);
+            claims.push({
+              folder: w.plan.source,
+              uidValidity: w.uidValidity,
+              uid: m.uid,
+              hash,
+              size: bytes.length,
+              flags: flagsKey(flags),
+              targetFolder: g.targetName,
+              targetUidValidity: g.targetUidValidity,
+              targetUid,
+            });
+            fr.alreadyPresent++;
+            messagesDone++;
+            bytesDone += bytes.length;
+            return;
+          }
+          pending.push({
+            uid: m.uid,
+            hash,
+            item: { bytes, flags, internalDate: new Date(m.internalDate ?? Date.now()) },
+          });
+          pendingBytes += bytes.length;
+          if (pending.length >= batchMessages || pendingBytes >= batchBytes) await flush();
+        };
+
+        for (let i = 0; i < w.missing.length; i += fetchChunk) {
+          if (fatal) return;
+          const chunk = w.missing.slice(i, i + fetchChunk);
+          const received = new Set<number>();
+          let chunkError: unknown = null;
+          try {
+            for await (const m of src.fetch(
+              uidSet(chunk),
+              { uid: true, flags: true, internalDate: true, source: true },
+              { uid: true },
+            )) {
+              if (received.has(m.uid) || !m.source) continue;
+              received.add(m.uid);
+              await accept(m);
+            }
+          } catch (err) {
+            if (err instanceof MigrationError || appendError) throw appendError ?? err;
+            chunkError = err;
+          }
+          // Messages the server did not serve in the batch: ask for each alone, so one broken message
+          // cannot stop the rest; what still fails is reported per message and the copy goes on.
+          for (const uid of chunk) {
+            if (received.has(uid)) continue;
+            let reason = "il server non ha restituito il messaggio";
+            try {
+              const m = await src.fetchOne(
+                String(uid),
+                { uid: true, flags: true, internalDate: true, source: true },
+                { uid: true },
+              );
+              if (m && m.source) {
+                received.add(uid);
+                await accept(m);
+                continue;
+              }
+            } catch (err) {
+              if (appendError) throw appendError;
+              reason = `il server ha rifiutato il messaggio: ${(err as Error).message ?? err}`;
+            }
+            if (chunkError && !src.usable) throw chunkError;
+            fr.failed++;
+            messagesDone++;
+            (fr.errors ??= []).push(`UID ${uid}: ${reason}`);
+            emit({ type: "message-failed", folder: fr.source, uid, reason });
+          }
+        }
+        await flush();
+        await inflight;
+        if (appendError) throw appendError;
+      } finally {
+        lock.release();
+      }
+    };
+
+    const verifyGroup = async (ts: TargetSession, g: GroupWork) => {
+      const tstate = await ts.listFolder(g.targetName);
+      const tByUid = new Map((tstate?.messages ?? []).map((m) => [m.uid, m]));
+      for (const w of g.folders) {
+        const fr = w.report;
+        fr.targetMessages = tstate?.messages.length ?? 0;
+        let ok = fr.failed === 0 && !!tstate;
+        const problems: string[] = [];
+        for (const [uid, m] of w.scan) {
+          const r = w.rows.get(uid);
+          const t = r ? tByUid.get(r.targetUid) : undefined;
+          if (!r || !t || r.targetUidValidity !== tstate!.uidValidity) {
+            if (!fr.errors?.some((e) => e.startsWith(`UID ${uid}:`))) problems.push(`UID ${uid}: assente`);
+            ok = false;
+          } else if (t.hash !== null && t.hash !== r.hash) {
+            problems.push(`UID ${uid}: contenuto diverso`);
+            ok = false;
+          } else if (flagsKey(t.flags) !== flagsKey(m.flags)) {
+            problems.push(`UID ${uid}: flag diversi`);
+            ok = false;
+          }
+        }
+        if (problems.length) (fr.errors ??= []).push(...problems.slice(0, 20));
+        fr.verified = ok;
+        emit({ type: "folder", report: fr });
+      }
+    };
+
+    const worker = async () => {
+      let src: ImapFlow | null = null;
+      let ts: TargetSession | null = null;
+      while (queue.length && !fatal) {
+        const g = queue.shift()!;
+        try {
+          const needsSource = g.folders.some((w) => w.missing.length > 0);
+          if (needsSource && !src) {
+            src = await connectSource(o.source);
+            clients.push(src);
+            report.stats.connections++;
+          }
+          if (!ts) {
+            ts = await o.target.session();
+            sessions.push(ts);
+          }
+          for (const w of g.folders) await copyFolder(src ?? control, ts, g, w);
+          await verifyGroup(ts, g);
+        } catch (err) {
+          fatal ??= err;
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(connections, Math.max(1, queue.length)) }, () => worker()),
+    );
+    if (fatal) throw fatal;
+
+    // Folders with nothing to verify (not selectable, skipped) count as verified.
+    for (const fr of report.folders) {
+      report.totals.sourceMessages += fr.sourceMessages;
+      report.totals.copied += fr.copied;
+      report.totals.alreadyPresent += fr.alreadyPresent;
+      report.totals.failed += fr.failed;
+    }
+    report.verified = report.folders.every((f) => f.verified);
+    if (report.verified) setState("copied");
+    else {
+      setState("error", {
+        code: "NOT_VERIFIED",
+        message: `${report.totals.failed} messaggi non copiati o non verificati: rilancia la copia; i messaggi già copiati non saranno duplicati.`,
+      });
+    }
+  } catch (err) {
+    const e =
+      err instanceof MigrationError
+        ? err
+        : (err as { code?: string })?.code === "OVER_QUOTA"
+          ? new MigrationError(
+              "QUOTA_TOO_SMALL",
+              "La nuova casella è piena: chiedi al gestore più spazio e riprova.",
+            )
+          : classifyConnectError(err, `${o.source.host}:${o.source.port}`);
+    for (const fr of report.folders) {
+      report.totals.sourceMessages += fr.sourceMessages;
+      report.totals.copied += fr.copied;
+      report.totals.alreadyPresent += fr.alreadyPresent;
+      report.totals.failed += fr.failed;
+    }
+    report.verified = false;
+    setState("error", { code: e.code, message: e.message });
+  } finally {
+    for (const s of sessions) await s.release().catch(() => {});
+    for (const c of clients) await c.logout().catch(() => c.close());
+    await o.target.close().catch(() => {});
+  }
+  report.seconds = (performance.now() - started) / 1000;
+  return report;
+}
