@@ -122,6 +122,7 @@ function toMessage(row: MessageRow): MessageMeta {
     inReplyTo: row.in_reply_to,
     pecType: row.pec_type,
     pecRef: row.pec_ref,
+    pecId: row.pec_id,
   };
 }
 
@@ -680,6 +681,7 @@ export class SqlMailStore implements MailStore {
         in_reply_to: p.summary.inReplyTo,
         pec_type: p.summary.pecType,
         pec_ref: p.summary.pecRef,
+        pec_id: p.input.pecId ?? null,
       }));
       const messages = [];
       for (const part of chunks(rows)) {
