@@ -80,11 +80,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn("in_reply_to", "text")
           .addColumn("pec_type", "text")
           .addColumn("pec_ref", "text")
+          .addColumn("pec_id", "text")
           .addUniqueConstraint("messages_folder_uid", ["folder_id", "uid"])
           .execute();
-        await db.schema.createIndex("messages_folder_modseq").on("messages").columns(["folder_id", "modseq"]).execute();
+        await db.schema
+          .createIndex("messages_folder_modseq")
+          .on("messages")
+          .columns(["folder_id", "modseq"])
+          .execute();
         await db.schema.createIndex("messages_blob").on("messages").column("blob_id").execute();
-        await db.schema.createIndex("messages_pec_ref").on("messages").columns(["mailbox_id", "pec_ref"]).execute();
+        await db.schema
+          .createIndex("messages_pec_ref")
+          .on("messages")
+          .columns(["mailbox_id", "pec_ref"])
+          .execute();
         await db.schema
           .createTable("changes")
           .addColumn("id", idType, pk)
@@ -95,8 +104,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn("uid", big)
           .addColumn("at", big, (c) => c.notNull())
           .execute();
-        await db.schema.createIndex("changes_mailbox_id").on("changes").columns(["mailbox_id", "id"]).execute();
-        await db.schema.createIndex("changes_folder_modseq").on("changes").columns(["folder_id", "modseq"]).execute();
+        await db.schema
+          .createIndex("changes_mailbox_id")
+          .on("changes")
+          .columns(["mailbox_id", "id"])
+          .execute();
+        await db.schema
+          .createIndex("changes_folder_modseq")
+          .on("changes")
+          .columns(["folder_id", "modseq"])
+          .execute();
         await db.schema
           .createTable("admins")
           .addColumn("id", idType, pk)
@@ -132,6 +149,8 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Pr
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === "Error");
   if (error || failed) {
-    throw new Error(`database migration ${failed?.migrationName ?? ""} failed: ${String((error as Error)?.message ?? error)}`);
+    throw new Error(
+      `database migration ${failed?.migrationName ?? ""} failed: ${String((error as Error)?.message ?? error)}`,
+    );
   }
 }

@@ -1,6 +1,17 @@
 // Every sub-command of `domicilio`, one file each.
 import type { Command } from "commander";
+import { registerAdmin } from "./admin.js";
+import { registerConfig } from "./config.js";
+import { registerDemo } from "./demo.js";
+import { registerInit } from "./init.js";
+import { registerMailbox } from "./mailbox.js";
+import { registerServe } from "./serve.js";
 
 export function registerCommands(program: Command): void {
-  void program;
+  registerInit(program);
+  registerServe(program);
+  registerMailbox(program);
+  registerAdmin(program);
+  registerConfig(program);
+  registerDemo(program);
 }
