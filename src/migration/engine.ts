@@ -144,6 +144,11 @@ function uidSet(uids: number[]): string {
   return parts.join(",");
 }
 
+function addError(fr: FolderReport, ...messages: string[]): void {
+  if (!fr.errors) fr.errors = [];
+  fr.errors.push(...messages);
+}
+
 function cleanFlags(flags: Iterable<string> | undefined): string[] {
   return flagsKey(flags ?? [])
     .split(" ")
@@ -383,9 +388,10 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
 
       const lock = await src.getMailboxLock(w.plan.source, { readOnly: true });
       try {
-        if (Number(src.mailbox && src.mailbox.uidValidity) !== w.uidValidity) {
+        const box = src.mailbox;
+        if (!box || Number(box.uidValidity) !== w.uidValidity) {
           fr.failed += w.missing.length;
-          (fr.errors ??= []).push("UIDVALIDITY della cartella cambiata durante la copia: riavvia la copia");
+          addError(fr, "UIDVALIDITY della cartella cambiata durante la copia: riavvia la copia");
           return;
         }
         let pending: { uid: number; hash: string; item: AppendItem }[] = [];
@@ -510,7 +516,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
                 { uid: true, flags: true, internalDate: true, source: true },
                 { uid: true },
               );
-              if (m && m.source) {
+              if (m !== false && m.source) {
                 received.add(uid);
                 await accept(m);
                 continue;
@@ -522,7 +528,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
             if (chunkError && !src.usable) throw chunkError;
             fr.failed++;
             messagesDone++;
-            (fr.errors ??= []).push(`UID ${uid}: ${reason}`);
+            addError(fr, `UID ${uid}: ${reason}`);
             emit({ type: "message-failed", folder: fr.source, uid, reason });
           }
         }
@@ -556,7 +562,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
             ok = false;
           }
         }
-        if (problems.length) (fr.errors ??= []).push(...problems.slice(0, 20));
+        if (problems.length) addError(fr, ...problems.slice(0, 20));
         fr.verified = ok;
         emit({ type: "folder", report: fr });
       }

@@ -53,6 +53,7 @@ export function flagsKey(flags: Iterable<string>): string {
   return [...new Set([...flags].filter((f) => f.toLowerCase() !== "\\recent"))].sort().join(" ");
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: any database that has (or gets) the ledger table
 export async function ensureLedgerSchema(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable("migration_ledger")
@@ -116,6 +117,7 @@ export class Ledger {
   }
 
   /** A ledger in an existing database (the store's), creating its table when missing. */
+  // biome-ignore lint/suspicious/noExplicitAny: the store's database, whatever its other tables
   static async open(db: Kysely<any>, scope: { source: string; target: string }): Promise<Ledger> {
     await ensureLedgerSchema(db);
     return new Ledger(db as Kysely<LedgerDatabase>, scope);

@@ -241,7 +241,7 @@ export class ImapTarget implements MigrationTarget {
   async freeBytes(): Promise<number | null> {
     try {
       const q = await this.control!.getQuota("INBOX");
-      if (q && q.storage && typeof q.storage.limit === "number") {
+      if (q !== false && q.storage && typeof q.storage.limit === "number") {
         return Math.max(0, q.storage.limit - (q.storage.usage ?? 0));
       }
     } catch {
@@ -331,7 +331,7 @@ export class ImapTarget implements MigrationTarget {
         let uidValidity = 0;
         for (const it of items) {
           const res = await c.append(this.path(name), it.bytes, it.flags, it.internalDate);
-          if (!res || !res.uid) {
+          if (res === false || !res.uid) {
             throw new MigrationError(
               "INTERNAL",
               `il server di destinazione non riporta l'UID (manca UIDPLUS)`,
