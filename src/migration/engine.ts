@@ -199,7 +199,17 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   setState("preparing");
   try {
     // ---- In preparazione -------------------------------------------------------------------------
-    const control = await connectSource(o.source);
+    let source = o.source;
+    let control: ImapFlow;
+    try {
+      control = await connectSource(source);
+    } catch (err) {
+      // mission.md: people type credentials with a stray space. Try once more without it.
+      const trimmed = source.password.trim();
+      if (!(err instanceof MigrationError && err.code === "AUTH_FAILED") || trimmed === source.password) throw err;
+      source = { ...source, password: trimmed };
+      control = await connectSource(source).catch(() => Promise.reject(err));
+    }
     clients.push(control);
     report.stats.connections++;
     await o.target.open();
@@ -210,7 +220,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       path: f.path,
       delimiter: f.delimiter,
       flags: [...f.flags],
-      subscribed: f.subscribed !== false && f.subscribed !== (null as unknown as boolean),
+      // imapflow: true when LSUB/LIST (SUBSCRIBED) says so, or when the server tells nothing at all.
+      subscribed: f.subscribed === true,
     }));
     const plan = planFolders(sourceFolders, { namespacePrefix });
     const names = await o.target.resolveNames(plan);
@@ -576,7 +587,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         try {
           const needsSource = g.folders.some((w) => w.missing.length > 0);
           if (needsSource && !src) {
-            src = await connectSource(o.source);
+            src = await connectSource(source);
             clients.push(src);
             report.stats.connections++;
           }
