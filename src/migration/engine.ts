@@ -206,7 +206,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     } catch (err) {
       // mission.md: people type credentials with a stray space. Try once more without it.
       const trimmed = source.password.trim();
-      if (!(err instanceof MigrationError && err.code === "AUTH_FAILED") || trimmed === source.password) throw err;
+      if (!(err instanceof MigrationError && err.code === "AUTH_FAILED") || trimmed === source.password)
+        throw err;
       source = { ...source, password: trimmed };
       control = await connectSource(source).catch(() => Promise.reject(err));
     }
@@ -363,7 +364,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     const queue = [...groups.values()].sort((a, b) => b.bytes - a.bytes);
     let fatal: unknown = null;
 
-    const copyFolder = async (src: ImapFlow, ts: TargetSession, g: GroupWork, w: FolderWork) => {
+    const copyFolder = async (conn: { src: ImapFlow }, ts: TargetSession, g: GroupWork, w: FolderWork) => {
       const fr = w.report;
       // Flags changed at the source since the last run: replace them on the target, grouped by value.
       const byFlags = new Map<string, { uids: number[]; targetUids: number[]; flags: string[] }>();
@@ -397,12 +398,39 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       }
       if (w.missing.length === 0) return;
 
-      const lock = await src.getMailboxLock(w.plan.source, { readOnly: true });
-      try {
-        const box = src.mailbox;
+      let lock: { release(): void } | null = null;
+      const openFolder = async () => {
+        lock = await conn.src.getMailboxLock(w.plan.source, { readOnly: true });
+        const box = conn.src.mailbox;
         if (!box || Number(box.uidValidity) !== w.uidValidity) {
+          throw new MigrationError(
+            "SOURCE_CHANGED",
+            `UIDVALIDITY di ${w.plan.source} cambiata durante la copia`,
+          );
+        }
+      };
+      // A server that drops the connection on a message it cannot read (Dovecot does) costs us one
+      // reconnection, not the copy.
+      const reconnect = async () => {
+        try {
+          lock?.release();
+        } catch {
+          // connection already gone
+        }
+        lock = null;
+        conn.src.close();
+        conn.src = await connectSource(source);
+        clients.push(conn.src);
+        report.stats.connections++;
+        await openFolder();
+      };
+      try {
+        try {
+          await openFolder();
+        } catch (err) {
+          if (!(err instanceof MigrationError && err.code === "SOURCE_CHANGED")) throw err;
           fr.failed += w.missing.length;
-          addError(fr, "UIDVALIDITY della cartella cambiata durante la copia: riavvia la copia");
+          addError(fr, "UIDVALIDITY della cartella cambiata durante la copia: rilancia la copia");
           return;
         }
         let pending: { uid: number; hash: string; item: AppendItem }[] = [];
@@ -501,9 +529,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           if (fatal) return;
           const chunk = w.missing.slice(i, i + fetchChunk);
           const received = new Set<number>();
-          let chunkError: unknown = null;
           try {
-            for await (const m of src.fetch(
+            for await (const m of conn.src.fetch(
               uidSet(chunk),
               { uid: true, flags: true, internalDate: true, source: true },
               { uid: true },
@@ -514,7 +541,9 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
             }
           } catch (err) {
             if (err instanceof MigrationError || appendError) throw appendError ?? err;
-            chunkError = err;
+            // Whatever the batch did not deliver is asked for one by one below.
+            void err;
+            if (!conn.src.usable) await reconnect();
           }
           // Messages the server did not serve in the batch: ask for each alone, so one broken message
           // cannot stop the rest; what still fails is reported per message and the copy goes on.
@@ -522,7 +551,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
             if (received.has(uid)) continue;
             let reason = "il server non ha restituito il messaggio";
             try {
-              const m = await src.fetchOne(
+              const m = await conn.src.fetchOne(
                 String(uid),
                 { uid: true, flags: true, internalDate: true, source: true },
                 { uid: true },
@@ -534,9 +563,9 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
               }
             } catch (err) {
               if (appendError) throw appendError;
-              reason = `il server ha rifiutato il messaggio: ${(err as Error).message ?? err}`;
+              reason = `il server non riesce a leggere il messaggio (${(err as Error).message ?? err})`;
+              if (!conn.src.usable) await reconnect();
             }
-            if (chunkError && !src.usable) throw chunkError;
             fr.failed++;
             messagesDone++;
             addError(fr, `UID ${uid}: ${reason}`);
@@ -547,7 +576,11 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         await inflight;
         if (appendError) throw appendError;
       } finally {
-        lock.release();
+        try {
+          (lock as { release(): void } | null)?.release();
+        } catch {
+          // connection gone
+        }
       }
     };
 
@@ -580,22 +613,22 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     };
 
     const worker = async () => {
-      let src: ImapFlow | null = null;
+      let conn: { src: ImapFlow } | null = null;
       let ts: TargetSession | null = null;
       while (queue.length && !fatal) {
         const g = queue.shift()!;
         try {
           const needsSource = g.folders.some((w) => w.missing.length > 0);
-          if (needsSource && !src) {
-            src = await connectSource(source);
-            clients.push(src);
+          if (needsSource && !conn) {
+            conn = { src: await connectSource(source) };
+            clients.push(conn.src);
             report.stats.connections++;
           }
           if (!ts) {
             ts = await o.target.session();
             sessions.push(ts);
           }
-          for (const w of g.folders) await copyFolder(src ?? control, ts, g, w);
+          for (const w of g.folders) await copyFolder(conn ?? { src: control }, ts, g, w);
           await verifyGroup(ts, g);
         } catch (err) {
           fatal ??= err;

@@ -4,6 +4,7 @@
 //   - ImapTarget: any IMAP server (APPEND with flags and INTERNALDATE, RFC 3501 §6.3.11; UIDPLUS,
 //     RFC 4315, for the new UIDs), for an order whose new provider is not Domicilio.
 import { createHash } from "node:crypto";
+import { isIP } from "node:net";
 import { ImapFlow } from "imapflow";
 import type { MailStore } from "../store/mail-store.js";
 import type { SpecialUse } from "../store/types.js";
@@ -191,7 +192,8 @@ export function newImapClient(ep: ImapEndpoint): ImapFlow {
     auth: { user: ep.user, pass: ep.password },
     logger: false,
     disableAutoIdle: true,
-    tls: { rejectUnauthorized: !ep.insecureTls, servername: ep.host },
+    // SNI only for names (RFC 6066 §3 forbids IP literals).
+    tls: { rejectUnauthorized: !ep.insecureTls, ...(isIP(ep.host) ? {} : { servername: ep.host }) },
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
     socketTimeout: 10 * 60_000,

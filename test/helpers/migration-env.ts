@@ -23,10 +23,7 @@ export interface SourceBox {
 }
 
 /** A Dovecot whose `src` user holds the corpus, every folder but "Vuota" subscribed. */
-export async function startSource(
-  corpus: CorpusOptions,
-  dovecot: DovecotOptions = {},
-): Promise<SourceBox> {
+export async function startSource(corpus: CorpusOptions, dovecot: DovecotOptions = {}): Promise<SourceBox> {
   const dc = await startDovecot({ users: ["src", "dst"], aruba: corpus.aruba === true, ...dovecot });
   const summary = await writeCorpus(dc.maildir("src"), corpus);
   await dc.fixOwnership();

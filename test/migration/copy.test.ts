@@ -3,7 +3,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compareMailboxes, imapSide } from "../helpers/imap-compare.js";
-import { compareWithTarget, createTarget, migrate, startSource, TARGET, withStore } from "../helpers/migration-env.js";
+import {
+  compareWithTarget,
+  createTarget,
+  migrate,
+  startSource,
+  TARGET,
+  withStore,
+} from "../helpers/migration-env.js";
 
 const CONTRACT_FOLDER_KEYS = [
   "source",
@@ -24,9 +31,14 @@ test("a whole box (~2,000 messages, ~140 MB, 13 folders) arrives byte-identical 
   });
   assert.ok(src.corpus.messages >= 2000, `corpus has ${src.corpus.messages} messages`);
   assert.ok(src.corpus.bytes > 120e6, `corpus has ${src.corpus.bytes} bytes`);
-  if (src.corpus.pecSamples === 0) console.warn("../shared/pec-samples missing: no real PEC messages in this run");
+  if (src.corpus.pecSamples === 0)
+    console.warn("../shared/pec-samples missing: no real PEC messages in this run");
 
-  const first = await migrate({ dataDir: target.dataDir, from: src.dc.url("src"), extra: ["--insecure-tls"] });
+  const first = await migrate({
+    dataDir: target.dataDir,
+    from: src.dc.url("src"),
+    extra: ["--insecure-tls"],
+  });
   assert.equal(first.status, 0, first.stderr + first.stdout.slice(0, 2000));
   const r = first.json;
   assert.equal(r.verified, true);
@@ -55,7 +67,11 @@ test("a whole box (~2,000 messages, ~140 MB, 13 folders) arrives byte-identical 
     assert.equal(byName.get("Sent")?.specialUse, "\\Sent");
   });
 
-  const second = await migrate({ dataDir: target.dataDir, from: src.dc.url("src"), extra: ["--insecure-tls"] });
+  const second = await migrate({
+    dataDir: target.dataDir,
+    from: src.dc.url("src"),
+    extra: ["--insecure-tls"],
+  });
   assert.equal(second.status, 0, second.stderr);
   assert.equal(second.json.verified, true);
   assert.equal(second.json.totals.copied, 0);

@@ -25,6 +25,7 @@ interface MigrateOptions {
   json?: boolean;
   mirror?: boolean;
   connections?: string;
+  batch?: string;
 }
 
 async function askPassword(prompt: string): Promise<string> {
@@ -63,6 +64,7 @@ export function registerMigrate(program: Command): void {
     .option("--json", "print the report as one JSON object")
     .option("--mirror", "also delete here what was deleted in the old box since the last run")
     .option("--connections <n>", "parallel connections to the old server", "3")
+    .option("--batch <n>", "messages per transaction in the box", "100")
     .action(async (opts: MigrateOptions) => {
       const fail = (err: MigrationError) => {
         if (opts.json) {
@@ -125,6 +127,7 @@ export function registerMigrate(program: Command): void {
           ledger,
           mirror: opts.mirror === true,
           connections: Number(opts.connections ?? 3) || 3,
+          batchMessages: Number(opts.batch ?? 100) || 100,
           ...(opts.json ? {} : { onEvent: terminalProgress() }),
         });
         if (opts.json) console.log(JSON.stringify(reportJson(report)));
