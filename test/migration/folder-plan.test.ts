@@ -11,7 +11,9 @@ function f(path: string, delimiter: string, flags: string[] = [], subscribed = t
 }
 
 function targets(folders: SourceFolder[], prefix = ""): Record<string, string> {
-  return Object.fromEntries(planFolders(folders, { namespacePrefix: prefix }).map((p) => [p.source, p.target]));
+  return Object.fromEntries(
+    planFolders(folders, { namespacePrefix: prefix }).map((p) => [p.source, p.target]),
+  );
 }
 
 test("special-use attributes decide first, whatever the folder is called", () => {
@@ -87,7 +89,10 @@ test("English and Italian names are recognised; deeper folders with such names a
 });
 
 test("\\Noselect parents are planned as folders with nothing to copy; virtual \\All folders are skipped", () => {
-  const plan = planFolders([f("Archivio", "/", ["\\Noselect"]), f("[Gmail]/Tutti i messaggi", "/", ["\\All"])]);
+  const plan = planFolders([
+    f("Archivio", "/", ["\\Noselect"]),
+    f("[Gmail]/Tutti i messaggi", "/", ["\\All"]),
+  ]);
   assert.equal(plan[0]!.selectable, false);
   assert.equal(plan[0]!.skipped, undefined);
   assert.match(plan[1]!.skipped ?? "", /virtuale/);

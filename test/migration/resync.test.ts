@@ -4,7 +4,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ImapFlow } from "imapflow";
-import { compareWithTarget, createTarget, migrate, startSource, TARGET, withStore } from "../helpers/migration-env.js";
+import {
+  compareWithTarget,
+  createTarget,
+  migrate,
+  startSource,
+  TARGET,
+  withStore,
+} from "../helpers/migration-env.js";
 
 test("a re-run brings new messages and flag changes, keeps deletions unless --mirror, and survives a new UIDVALIDITY", async (t) => {
   const src = await startSource({ scale: 0.05, big: 0 });

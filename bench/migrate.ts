@@ -1,0 +1,217 @@
+// `npm run bench -- migrate`: the same generated box (~2,000 messages, ~140 MB, test/fixtures/corpus.ts)
+// copied from the same Dovecot by Domicilio (`domicilio migrate`, IMAP → store) and by mbsync (Debian's
+// isync, IMAP → IMAP into a second account of that Dovecot), one after the other in one run. Figures:
+// messages/s, MB/s, peak memory (VmHWM of the process), and the ratio Domicilio / mbsync.
+// Our bar is Dovecot's own migrator (dsync over imapc, about 5× imapsync) with flat memory.
+// BENCH_MIGRATE_SCALE scales the box (default 1).
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ImapFlow } from "imapflow";
+import { writeCorpus } from "../test/fixtures/corpus.js";
+import { REPO_ROOT, runCli } from "../test/helpers/cli.js";
+import { startDovecot } from "../test/helpers/dovecot.js";
+import { printTable, type Row, writeResults } from "./report.js";
+
+const SCALE = Number(process.env.BENCH_MIGRATE_SCALE ?? 1);
+
+interface Measured {
+  seconds: number;
+  peakRssMb: number;
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command, sampling its peak resident memory (VmHWM) until it exits. */
+function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
+  const started = performance.now();
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  let peak = 0;
+  const sample = () => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+    } catch {
+      // exited
+    }
+  };
+  const timer = setInterval(sample, 20);
+  return new Promise((resolve) => {
+    child.on("exit", () => sample());
+    child.on("close", (status) => {
+      clearInterval(timer);
+      resolve({ seconds: (performance.now() - started) / 1000, peakRssMb: peak, status, stdout, stderr });
+    });
+  });
+}
+
+async function countMessages(host: string, port: number, user: string, pass: string): Promise<number> {
+  const c = new ImapFlow({
+    host,
+    port,
+    secure: false,
+    auth: { user, pass },
+    logger: false,
+    tls: { rejectUnauthorized: false },
+  });
+  await c.connect();
+  let n = 0;
+  for (const f of await c.list({ statusQuery: { messages: true } })) n += f.status?.messages ?? 0;
+  await c.logout();
+  return n;
+}
+
+export default async function run(): Promise<void> {
+  const dc = await startDovecot({ users: ["src", "dst"], tls: false, fsync: "optimized" });
+  const work = mkdtempSync(join(tmpdir(), "domicilio-bench-migrate-"));
+  try {
+    const corpus = await writeCorpus(dc.maildir("src"), { scale: SCALE });
+    await dc.fixOwnership();
+    const mb = corpus.bytes / 1e6;
+    console.log(`box: ${corpus.messages} messages, ${mb.toFixed(1)} MB in ${corpus.folders.length} folders`);
+    // Warm Dovecot's index and the page cache once, so neither tool pays for the other's first read.
+    await countMessages(dc.host, dc.port, "src", dc.password);
+
+    // Domicilio: IMAP → store, through the real command.
+    const data = join(work, "data");
+    if (
+      runCli(["init", "--data", data, "--domain", "pec.example.it", "--provider-name", "Bench"]).status !== 0
+    )
+      throw new Error("init failed");
+    const add = runCli([
+      "mailbox",
+      "add",
+      "mario@pec.example.it",
+      "--data",
+      data,
+      "--password",
+      "x",
+      "--active",
+      "--quota",
+      "10000000000",
+    ]);
+    if (add.status !== 0) throw new Error(`mailbox add failed: ${add.stderr}`);
+    const bin = join(REPO_ROOT, "bin", "domicilio.js");
+    const args = [
+      "migrate",
+      "--data",
+      data,
+      "--to",
+      "mario@pec.example.it",
+      "--from",
+      dc.url("src"),
+      "--json",
+    ];
+    const env = { DOMICILIO_SOURCE_PASSWORD: dc.password };
+    const ours = await measure(process.execPath, [bin, ...args], env);
+    const report = JSON.parse(ours.stdout.trim().split("\n").pop() ?? "{}");
+    if (ours.status !== 0 || !report.verified)
+      throw new Error(`domicilio migrate failed: ${ours.stderr}${ours.stdout.slice(0, 500)}`);
+    const resync = await measure(process.execPath, [bin, ...args], env);
+    const resyncReport = JSON.parse(resync.stdout.trim().split("\n").pop() ?? "{}");
+
+    // mbsync: IMAP → IMAP into another account of the same Dovecot (the Debian isync package).
+    const rc = join(work, "mbsyncrc");
+    const state = join(work, "mbsync-state");
+    rmSync(state, { recursive: true, force: true });
+    writeFileSync(
+      rc,
+      `IMAPAccount src
+Host ${dc.host}
+Port ${dc.port}
+User src
+Pass ${dc.password}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore src
+Account src
+
+IMAPAccount dst
+Host ${dc.host}
+Port ${dc.port}
+User dst
+Pass ${dc.password}
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore dst
+Account dst
+
+Channel copy
+Far :src:
+Near :dst:
+Patterns *
+Create Near
+Sync Pull
+Expunge None
+CopyArrivalDate yes
+SyncState ${state}/
+`,
+    );
+    const theirs = await measure("mbsync", ["-c", rc, "-a", "-q"]);
+    if (theirs.status !== 0) throw new Error(`mbsync failed: ${theirs.stderr}`);
+    const theirCount = await countMessages(dc.host, dc.port, "dst", dc.password);
+
+    const row = (tool: string, n: number, m: Measured): Row => ({
+      tool,
+      messages: n,
+      MB: Number(mb.toFixed(1)),
+      seconds: Number(m.seconds.toFixed(2)),
+      "msg/s": Math.round(n / m.seconds),
+      "MB/s": Number((mb / m.seconds).toFixed(1)),
+      "peak RSS MB": Math.round(m.peakRssMb),
+    });
+    const rows: Row[] = [
+      row("domicilio migrate (IMAP → store)", report.totals.copied, ours),
+      row("mbsync 1.4 (IMAP → IMAP)", theirCount, theirs),
+      {
+        tool: "ratio domicilio / mbsync (speed)",
+        messages: "",
+        MB: "",
+        seconds: "",
+        "msg/s": Number((theirs.seconds / ours.seconds).toFixed(2)),
+        "MB/s": Number((theirs.seconds / ours.seconds).toFixed(2)),
+        "peak RSS MB": "",
+      },
+      {
+        tool: "domicilio re-run, nothing new",
+        messages: resyncReport.totals?.copied ?? -1,
+        MB: 0,
+        seconds: Number(resync.seconds.toFixed(2)),
+        "msg/s": "",
+        "MB/s": "",
+        "peak RSS MB": Math.round(resync.peakRssMb),
+      },
+    ];
+    printTable(rows);
+    console.log(
+      "(times include process start: ~0.5 s of Node start-up and store opening for domicilio; the re-run " +
+        `fetched ${resyncReport.stats?.bodiesFetched ?? "?"} bodies)`,
+    );
+    writeResults("migrate", {
+      corpus: { messages: corpus.messages, bytes: corpus.bytes, folders: corpus.folders.length },
+      domicilio: { ...rows[0], engineSeconds: report.seconds },
+      mbsync: rows[1],
+      ratio: theirs.seconds / ours.seconds,
+      resync: {
+        seconds: resync.seconds,
+        engineSeconds: resyncReport.seconds,
+        copied: resyncReport.totals?.copied,
+      },
+    });
+  } finally {
+    await dc.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
