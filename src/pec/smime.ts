@@ -231,9 +231,12 @@ export function splitPem(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
 }
 
-/** People read a subject CN first. */
+/** The subject as people read it: CN first, then the rest from the most specific. */
 export function subjectLine(c: X509Certificate): string {
-  return c.subject.split("\n").reverse().join(", ");
+  const rdns = c.subject.split("\n").filter((l) => l.length > 0);
+  const cn = rdns.filter((l) => l.startsWith("CN="));
+  const rest = rdns.filter((l) => !l.startsWith("CN=")).reverse();
+  return [...cn, ...rest].join(", ");
 }
 
 function toBuf(ab: ArrayBuffer | ArrayBufferView): Buffer {
