@@ -8,6 +8,7 @@ import { join } from "node:path";
 // @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata polyfill.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
+import type { ProviderEntry } from "./providers-index.js";
 import type { Signer } from "./smime.js";
 
 export interface ProviderKeys {
@@ -160,4 +161,19 @@ export async function ensureProviderKeys(
     writeFileSync(p.signingCert, cert.toString("pem"));
   }
   return loadProviderKeys(dataDir);
+}
+
+/** This provider's own entry in the index, as `domicilio provider export` prints it. */
+export function ownProviderEntry(
+  provider: { name: string; domain: string; domains?: string[] },
+  keys: ProviderKeys,
+): ProviderEntry {
+  return {
+    name: provider.name,
+    domains: [...new Set([provider.domain, ...(provider.domains ?? [])].map((d) => d.toLowerCase()))],
+    mailReceipt: `posta-certificata@${provider.domain}`,
+    certificates: [keys.signingPem],
+    ca: keys.caPem,
+    certificateHashes: [],
+  };
 }
