@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { startPostgresCluster } from "./postgres-cluster.mjs";
 import { ensureSystemDeps } from "./system-deps.mjs";
 
 const filters = process.argv.slice(2);
@@ -47,6 +48,11 @@ for (const [label, cmd, args] of [
     checksFailed++;
   }
 }
+
+// One PostgreSQL cluster for the whole run; each test creates its own database in it.
+const cluster = await startPostgresCluster();
+process.on("exit", () => cluster.stop());
+process.env.DOMICILIO_TEST_POSTGRES = cluster.adminUrl;
 
 const files = listTests("test").filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 mkdirSync(".test-results", { recursive: true });

@@ -56,7 +56,8 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
     const value = env[name];
     if (value === undefined || value === "") continue;
     const [section, key] = path;
-    const target = (raw[section] ??= {}) as Record<string, unknown>;
+    if (raw[section] === undefined) raw[section] = {};
+    const target = raw[section] as Record<string, unknown>;
     if (typeof target !== "object" || target === null) continue;
     if (type === "port") {
       if (!/^\d+$/.test(value) || Number(value) > 65535) {

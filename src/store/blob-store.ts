@@ -1,0 +1,138 @@
+// Content-addressed store of message bytes. A blob's name is the sha-256 of its bytes, so a message is
+// stored once however many folders or boxes reference it, and is never rewritten: a signed PEC envelope
+// read back years later is the same bytes that were signed (pec-rules.md, "Signed bytes must stay
+// byte-exact for ever").
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { Readable } from "node:stream";
+
+export interface BlobRef {
+  id: string;
+  size: number;
+}
+
+export interface BlobStore {
+  /** Stores the bytes durably (when it resolves, a crash cannot lose them) and returns their name. */
+  put(bytes: Uint8Array): Promise<BlobRef>;
+  /** Stores a stream without holding it whole in memory. */
+  putStream(source: AsyncIterable<Uint8Array>): Promise<BlobRef>;
+  get(id: string): Promise<Buffer>;
+  /** Inclusive start, exclusive end, as for Buffer.subarray. */
+  stream(id: string, range?: { start: number; end: number }): Readable;
+  has(id: string): Promise<boolean>;
+  delete(id: string): Promise<void>;
+}
+
+const BLOB_ID = /^[0-9a-f]{64}$/;
+
+export function blobIdOf(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export class FsBlobStore implements BlobStore {
+  private readonly tmpDir: string;
+  private tmpReady: Promise<unknown> | null = null;
+
+  constructor(
+    private readonly root: string,
+    private readonly options: { fsync: boolean } = { fsync: true },
+  ) {
+    this.tmpDir = join(root, "tmp");
+  }
+
+  /** blobs/ab/cd/abcd…: two levels of 256 keep every directory small. */
+  pathOf(id: string): string {
+    if (!BLOB_ID.test(id)) throw new Error(`invalid blob id ${JSON.stringify(id)}`);
+    return join(this.root, id.slice(0, 2), id.slice(2, 4), id);
+  }
+
+  private ensureTmp(): Promise<unknown> {
+    this.tmpReady ??= mkdir(this.tmpDir, { recursive: true });
+    return this.tmpReady;
+  }
+
+  async put(bytes: Uint8Array): Promise<BlobRef> {
+    const id = blobIdOf(bytes);
+    const ref = { id, size: bytes.byteLength };
+    if (await this.has(id)) return ref;
+    await this.ensureTmp();
+    const tmp = join(this.tmpDir, `${id}.${randomBytes(6).toString("hex")}`);
+    const fh = await open(tmp, "wx", 0o600);
+    try {
+      await fh.writeFile(bytes);
+      if (this.options.fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await this.commit(tmp, id);
+    return ref;
+  }
+
+  async putStream(source: AsyncIterable<Uint8Array>): Promise<BlobRef> {
+    await this.ensureTmp();
+    const tmp = join(this.tmpDir, `stream.${randomBytes(8).toString("hex")}`);
+    const hash = createHash("sha256");
+    let size = 0;
+    const fh = await open(tmp, "wx", 0o600);
+    try {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        size += chunk.byteLength;
+        await fh.write(chunk);
+      }
+      if (this.options.fsync) await fh.sync();
+    } catch (err) {
+      await fh.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    const id = hash.digest("hex");
+    if (await this.has(id)) {
+      await rm(tmp, { force: true });
+    } else {
+      await this.commit(tmp, id);
+    }
+    return { id, size };
+  }
+
+  /** rename(2) is atomic: readers see either no blob or the whole blob, never a partial one. */
+  private async commit(tmp: string, id: string): Promise<void> {
+    const target = this.pathOf(id);
+    await mkdir(dirname(target), { recursive: true });
+    await rename(tmp, target);
+    if (this.options.fsync) {
+      // The rename is durable only once the directory entry is on disk.
+      const dir = await open(dirname(target), "r");
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    }
+  }
+
+  get(id: string): Promise<Buffer> {
+    return readFile(this.pathOf(id));
+  }
+
+  stream(id: string, range?: { start: number; end: number }): Readable {
+    if (range && range.end <= range.start) return Readable.from([]);
+    return createReadStream(this.pathOf(id), range ? { start: range.start, end: range.end - 1 } : {});
+  }
+
+  async has(id: string): Promise<boolean> {
+    try {
+      await stat(this.pathOf(id));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    await rm(this.pathOf(id), { force: true });
+  }
+}

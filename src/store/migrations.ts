@@ -1,0 +1,155 @@
+// One set of migrations for both backends. Each migration is append-only: never edit one that shipped,
+// add the next. The only dialect difference is how an auto-increment key is spelled.
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+
+export type Dialect = "sqlite" | "postgres";
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  // SQLite: INTEGER PRIMARY KEY AUTOINCREMENT never reuses an id; PostgreSQL: a bigint identity.
+  const idType = dialect === "sqlite" ? "integer" : "bigserial";
+  const big = dialect === "sqlite" ? "integer" : "bigint";
+  return {
+    "0001-initial": {
+      async up(db: Kysely<unknown>) {
+        const pk = (c: import("kysely").ColumnDefinitionBuilder) =>
+          dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey();
+        await db.schema
+          .createTable("orders")
+          .addColumn("id", idType, pk)
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("domains")
+          .addColumn("domain", "text", (c) => c.primaryKey())
+          .addColumn("order_id", big, (c) => c.references("orders.id"))
+          .addColumn("created_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("mailboxes")
+          .addColumn("id", idType, pk)
+          .addColumn("address", "text", (c) => c.notNull().unique())
+          .addColumn("domain", "text", (c) => c.notNull())
+          .addColumn("password_hash", "text", (c) => c.notNull())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("quota_bytes", big, (c) => c.notNull())
+          .addColumn("used_bytes", big, (c) => c.notNull().defaultTo(0))
+          .addColumn("settings", "text", (c) => c.notNull())
+          .addColumn("next_uidvalidity", big, (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("updated_at", big, (c) => c.notNull())
+          .addCheckConstraint("mailboxes_used_within_quota", sql`used_bytes >= 0`)
+          .execute();
+        await db.schema
+          .createTable("folders")
+          .addColumn("id", idType, pk)
+          .addColumn("mailbox_id", big, (c) => c.notNull().references("mailboxes.id").onDelete("cascade"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("special_use", "text")
+          .addColumn("subscribed", "integer", (c) => c.notNull().defaultTo(1))
+          .addColumn("uidvalidity", big, (c) => c.notNull())
+          .addColumn("uidnext", big, (c) => c.notNull().defaultTo(1))
+          .addColumn("highest_modseq", big, (c) => c.notNull().defaultTo(1))
+          .addColumn("message_count", big, (c) => c.notNull().defaultTo(0))
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addUniqueConstraint("folders_mailbox_name", ["mailbox_id", "name"])
+          .execute();
+        await db.schema
+          .createTable("blobs")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("size", big, (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("messages")
+          .addColumn("id", idType, pk)
+          .addColumn("mailbox_id", big, (c) => c.notNull().references("mailboxes.id").onDelete("cascade"))
+          .addColumn("folder_id", big, (c) => c.notNull().references("folders.id").onDelete("cascade"))
+          .addColumn("uid", big, (c) => c.notNull())
+          .addColumn("modseq", big, (c) => c.notNull())
+          .addColumn("flags", "text", (c) => c.notNull())
+          .addColumn("internal_date", big, (c) => c.notNull())
+          .addColumn("size", big, (c) => c.notNull())
+          .addColumn("blob_id", "text", (c) => c.notNull().references("blobs.id"))
+          .addColumn("subject", "text")
+          .addColumn("from_addr", "text")
+          .addColumn("to_addrs", "text")
+          .addColumn("cc_addrs", "text")
+          .addColumn("date_header", big)
+          .addColumn("message_id", "text")
+          .addColumn("in_reply_to", "text")
+          .addColumn("pec_type", "text")
+          .addColumn("pec_ref", "text")
+          .addUniqueConstraint("messages_folder_uid", ["folder_id", "uid"])
+          .execute();
+        await db.schema
+          .createIndex("messages_folder_modseq")
+          .on("messages")
+          .columns(["folder_id", "modseq"])
+          .execute();
+        await db.schema.createIndex("messages_blob").on("messages").column("blob_id").execute();
+        await db.schema
+          .createIndex("messages_pec_ref")
+          .on("messages")
+          .columns(["mailbox_id", "pec_ref"])
+          .execute();
+        await db.schema
+          .createTable("changes")
+          .addColumn("id", idType, pk)
+          .addColumn("mailbox_id", big, (c) => c.notNull().references("mailboxes.id").onDelete("cascade"))
+          .addColumn("folder_id", big, (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("modseq", big, (c) => c.notNull())
+          .addColumn("uid", big)
+          .addColumn("at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("changes_mailbox_id")
+          .on("changes")
+          .columns(["mailbox_id", "id"])
+          .execute();
+        await db.schema
+          .createIndex("changes_folder_modseq")
+          .on("changes")
+          .columns(["folder_id", "modseq"])
+          .execute();
+        await db.schema
+          .createTable("admins")
+          .addColumn("id", idType, pk)
+          .addColumn("email", "text", (c) => c.notNull().unique())
+          .addColumn("password_hash", "text", (c) => c.notNull())
+          .addColumn("order_id", big, (c) => c.references("orders.id"))
+          .addColumn("created_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("audit_events")
+          .addColumn("id", idType, pk)
+          .addColumn("at", big, (c) => c.notNull())
+          .addColumn("actor", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("target", "text")
+          .addColumn("details", "text")
+          .execute();
+      },
+    },
+  };
+}
+
+class InCodeProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+/** Brings the schema up to date; safe to run at every start and from several processes in turn. */
+export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const migrator = new Migrator({ db, provider: new InCodeProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === "Error");
+  if (error || failed) {
+    throw new Error(
+      `database migration ${failed?.migrationName ?? ""} failed: ${String((error as Error)?.message ?? error)}`,
+    );
+  }
+}

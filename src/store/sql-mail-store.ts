@@ -1,0 +1,1002 @@
+// The MailStore on kysely: one implementation for SQLite and PostgreSQL. Every operation that changes a
+// box is one transaction that also bumps the folder's MODSEQ and appends to the change log; listeners
+// hear about it only after commit.
+//
+// Lock order, to keep concurrent PostgreSQL transactions free of deadlocks: the mailbox row first (quota),
+// then folder rows in ascending id.
+import { EventEmitter } from "node:events";
+import type { Kysely, Selectable, Transaction } from "kysely";
+import { parseAddress } from "../accounts/addresses.js";
+import { summarizeHeaders } from "../mime/header-summary.js";
+import type { BlobStore } from "./blob-store.js";
+import { applyFlags, decodeFlags, encodeFlags, normalizeFlags } from "./flags.js";
+import { isInbox, isSelfOrChild, normalizeFolderName, SEPARATOR } from "./folder-names.js";
+import type {
+  ChangeEvent,
+  ChangeListener,
+  ListMessagesOptions,
+  MailStore,
+  NewMailbox,
+} from "./mail-store.js";
+import type { Database, FoldersTable, MailboxesTable, MessagesTable } from "./schema.js";
+import {
+  type AppendInput,
+  type AppendResult,
+  type AuditEvent,
+  type Change,
+  type ChangeKind,
+  type CopyResult,
+  type Folder,
+  type Mailbox,
+  type MailboxSettings,
+  type MailboxState,
+  type MessageMeta,
+  type SpecialUse,
+  StoreError,
+  type StoreFlagsInput,
+  type StoreFlagsResult,
+} from "./types.js";
+
+type Tx = Transaction<Database>;
+type MessageRow = Selectable<MessagesTable>;
+
+/** Rows per multi-row INSERT or IN list: well under SQLite's 32,766 bound parameters. */
+const CHUNK = 400;
+/** Blob writes in flight at once during a batch append. */
+const BLOB_CONCURRENCY = 16;
+
+export const DEFAULT_FOLDERS: { name: string; specialUse: SpecialUse | null }[] = [
+  { name: "INBOX", specialUse: null },
+  { name: "Sent", specialUse: "\\Sent" },
+  { name: "Drafts", specialUse: "\\Drafts" },
+  { name: "Trash", specialUse: "\\Trash" },
+  { name: "Junk", specialUse: "\\Junk" },
+];
+
+const DEFAULT_SETTINGS: MailboxSettings = { ordinaryMail: "refuse" };
+const MAILBOX_STATES: MailboxState[] = ["waiting-first-access", "active", "deactivated"];
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function toMailbox(row: Selectable<MailboxesTable>): Mailbox {
+  return {
+    id: row.id,
+    address: row.address,
+    domain: row.domain,
+    passwordHash: row.password_hash,
+    state: row.state as MailboxState,
+    quotaBytes: row.quota_bytes,
+    usedBytes: row.used_bytes,
+    settings: { ...DEFAULT_SETTINGS, ...(JSON.parse(row.settings) as Partial<MailboxSettings>) },
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function toFolder(row: Selectable<FoldersTable>): Folder {
+  return {
+    id: row.id,
+    mailboxId: row.mailbox_id,
+    name: row.name,
+    specialUse: row.special_use as SpecialUse | null,
+    subscribed: row.subscribed === 1,
+    uidValidity: row.uidvalidity,
+    uidNext: row.uidnext,
+    highestModseq: row.highest_modseq,
+    messages: row.message_count,
+  };
+}
+
+function toMessage(row: MessageRow): MessageMeta {
+  return {
+    id: row.id,
+    folderId: row.folder_id,
+    uid: row.uid,
+    modseq: row.modseq,
+    flags: decodeFlags(row.flags),
+    internalDate: new Date(row.internal_date),
+    size: row.size,
+    blobId: row.blob_id,
+    subject: row.subject,
+    from: row.from_addr,
+    to: row.to_addrs,
+    cc: row.cc_addrs,
+    date: row.date_header === null ? null : new Date(row.date_header),
+    messageId: row.message_id,
+    inReplyTo: row.in_reply_to,
+    pecType: row.pec_type,
+    pecRef: row.pec_ref,
+  };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (
+    e?.code === "23505" ||
+    e?.code === "SQLITE_CONSTRAINT_UNIQUE" ||
+    /UNIQUE constraint/.test(e?.message ?? "")
+  );
+}
+
+export class SqlMailStore implements MailStore {
+  private readonly events = new EventEmitter();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly backend: "sqlite" | "postgres",
+    readonly blobs: BlobStore,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.events.setMaxListeners(0);
+  }
+
+  async close(): Promise<void> {
+    this.events.removeAllListeners();
+    await this.db.destroy();
+  }
+
+  // ---------------------------------------------------------------- boxes
+
+  async createMailbox(input: NewMailbox): Promise<Mailbox> {
+    const parsed = parseAddress(input.address);
+    if (!parsed) throw new StoreError("INVALID_ADDRESS", `invalid address ${JSON.stringify(input.address)}`);
+    if (!Number.isSafeInteger(input.quotaBytes) || input.quotaBytes <= 0) {
+      throw new StoreError("INVALID_INPUT", "quota must be a positive number of bytes");
+    }
+    const state = input.state ?? "waiting-first-access";
+    if (!MAILBOX_STATES.includes(state)) throw new StoreError("INVALID_INPUT", `invalid state ${state}`);
+    const now = this.now().getTime();
+    try {
+      const id = await this.db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom("mailboxes")
+          .select("id")
+          .where("address", "=", parsed.address)
+          .executeTakeFirst();
+        if (existing) throw new StoreError("DUPLICATE_ADDRESS", `a box ${parsed.address} already exists`);
+        const row = await trx
+          .insertInto("mailboxes")
+          .values({
+            address: parsed.address,
+            domain: parsed.domain,
+            password_hash: input.passwordHash,
+            state,
+            quota_bytes: input.quotaBytes,
+            used_bytes: 0,
+            settings: JSON.stringify({ ...DEFAULT_SETTINGS, ...input.settings }),
+            next_uidvalidity: Math.floor(now / 1000),
+            created_at: now,
+            updated_at: now,
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        for (const f of DEFAULT_FOLDERS) {
+          await this.insertFolder(trx, row.id, f.name, f.specialUse, true);
+        }
+        return row.id;
+      });
+      return (await this.getMailboxById(id))!;
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new StoreError("DUPLICATE_ADDRESS", `a box ${parsed.address} already exists`);
+      throw err;
+    }
+  }
+
+  async getMailbox(address: string): Promise<Mailbox | null> {
+    const row = await this.db
+      .selectFrom("mailboxes")
+      .selectAll()
+      .where("address", "=", address.trim().toLowerCase())
+      .executeTakeFirst();
+    return row ? toMailbox(row) : null;
+  }
+
+  async getMailboxById(id: number): Promise<Mailbox | null> {
+    const row = await this.db.selectFrom("mailboxes").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toMailbox(row) : null;
+  }
+
+  async listMailboxes(): Promise<Mailbox[]> {
+    const rows = await this.db.selectFrom("mailboxes").selectAll().orderBy("address").execute();
+    return rows.map(toMailbox);
+  }
+
+  private async updateMailbox(id: number, values: Partial<Selectable<MailboxesTable>>): Promise<void> {
+    const r = await this.db
+      .updateTable("mailboxes")
+      .set({ ...values, updated_at: this.now().getTime() })
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw new StoreError("NO_SUCH_MAILBOX", `no box with id ${id}`);
+  }
+
+  async setMailboxState(id: number, state: MailboxState): Promise<void> {
+    if (!MAILBOX_STATES.includes(state)) throw new StoreError("INVALID_INPUT", `invalid state ${state}`);
+    await this.updateMailbox(id, { state });
+  }
+
+  async setPasswordHash(id: number, passwordHash: string): Promise<void> {
+    await this.updateMailbox(id, { password_hash: passwordHash });
+  }
+
+  async updateSettings(id: number, settings: Partial<MailboxSettings>): Promise<MailboxSettings> {
+    const box = await this.getMailboxById(id);
+    if (!box) throw new StoreError("NO_SUCH_MAILBOX", `no box with id ${id}`);
+    const merged = { ...box.settings, ...settings };
+    await this.updateMailbox(id, { settings: JSON.stringify(merged) });
+    return merged;
+  }
+
+  async quota(mailboxId: number): Promise<{ usedBytes: number; quotaBytes: number }> {
+    const box = await this.getMailboxById(mailboxId);
+    if (!box) throw new StoreError("NO_SUCH_MAILBOX", `no box with id ${mailboxId}`);
+    return { usedBytes: box.usedBytes, quotaBytes: box.quotaBytes };
+  }
+
+  // ---------------------------------------------------------------- folders
+
+  private async insertFolder(
+    trx: Tx,
+    mailboxId: number,
+    name: string,
+    specialUse: SpecialUse | null,
+    subscribed: boolean,
+  ): Promise<Selectable<FoldersTable>> {
+    // UIDVALIDITY must differ from any earlier folder of the same name (RFC 3501 §2.3.1.1): a per-box
+    // counter, seeded from the clock, never hands out the same value twice.
+    const nowSeconds = Math.floor(this.now().getTime() / 1000);
+    const box = await trx
+      .selectFrom("mailboxes")
+      .select("next_uidvalidity")
+      .where("id", "=", mailboxId)
+      .executeTakeFirst();
+    if (!box) throw new StoreError("NO_SUCH_MAILBOX", `no box with id ${mailboxId}`);
+    const uidvalidity = Math.max(box.next_uidvalidity, nowSeconds) % 0xffffffff || 1;
+    await trx
+      .updateTable("mailboxes")
+      .set({ next_uidvalidity: uidvalidity + 1 })
+      .where("id", "=", mailboxId)
+      .execute();
+    const created = await trx
+      .insertInto("folders")
+      .values({
+        mailbox_id: mailboxId,
+        name,
+        special_use: specialUse,
+        subscribed: subscribed ? 1 : 0,
+        uidvalidity,
+        uidnext: 1,
+        highest_modseq: 1,
+        message_count: 0,
+        created_at: this.now().getTime(),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return created;
+  }
+
+  async listFolders(mailboxId: number): Promise<Folder[]> {
+    const rows = await this.db
+      .selectFrom("folders")
+      .selectAll()
+      .where("mailbox_id", "=", mailboxId)
+      .orderBy("name")
+      .execute();
+    return rows.map(toFolder);
+  }
+
+  async getFolder(mailboxId: number, name: string): Promise<Folder | null> {
+    const row = await this.db
+      .selectFrom("folders")
+      .selectAll()
+      .where("mailbox_id", "=", mailboxId)
+      .where("name", "=", normalizeFolderName(name))
+      .executeTakeFirst();
+    return row ? toFolder(row) : null;
+  }
+
+  async getFolderById(folderId: number): Promise<Folder | null> {
+    const row = await this.db.selectFrom("folders").selectAll().where("id", "=", folderId).executeTakeFirst();
+    return row ? toFolder(row) : null;
+  }
+
+  async createFolder(
+    mailboxId: number,
+    name: string,
+    options: { specialUse?: SpecialUse | null; subscribed?: boolean } = {},
+  ): Promise<Folder> {
+    const normalized = normalizeFolderName(name);
+    try {
+      const { row, change } = await this.db.transaction().execute(async (trx) => {
+        const exists = await trx
+          .selectFrom("folders")
+          .select("id")
+          .where("mailbox_id", "=", mailboxId)
+          .where("name", "=", normalized)
+          .executeTakeFirst();
+        if (exists) throw new StoreError("FOLDER_EXISTS", `folder ${normalized} already exists`);
+        const row = await this.insertFolder(
+          trx,
+          mailboxId,
+          normalized,
+          options.specialUse ?? null,
+          options.subscribed ?? true,
+        );
+        const change = await this.logChanges(trx, mailboxId, row.id, [
+          { kind: "folder-create", modseq: 1, uid: null },
+        ]);
+        return { row, change };
+      });
+      this.emit(mailboxId, row.id, change);
+      return toFolder(row);
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new StoreError("FOLDER_EXISTS", `folder ${normalized} already exists`);
+      throw err;
+    }
+  }
+
+  private async requireFolder(trx: Tx | Kysely<Database>, mailboxId: number, name: string) {
+    const row = await trx
+      .selectFrom("folders")
+      .selectAll()
+      .where("mailbox_id", "=", mailboxId)
+      .where("name", "=", name)
+      .executeTakeFirst();
+    if (!row) throw new StoreError("NO_SUCH_FOLDER", `no folder ${name}`);
+    return row;
+  }
+
+  async deleteFolder(mailboxId: number, name: string): Promise<void> {
+    const normalized = normalizeFolderName(name);
+    if (isInbox(normalized)) throw new StoreError("CANNOT_DELETE_INBOX", "INBOX cannot be deleted");
+    const { folderId, change } = await this.db.transaction().execute(async (trx) => {
+      const folder = await this.requireFolder(trx, mailboxId, normalized);
+      const freed = await trx
+        .selectFrom("messages")
+        .select((eb) => eb.fn.coalesce(eb.fn.sum<number>("size"), eb.lit(0)).as("total"))
+        .where("folder_id", "=", folder.id)
+        .executeTakeFirstOrThrow();
+      await trx
+        .updateTable("mailboxes")
+        .set((eb) => ({ used_bytes: eb("used_bytes", "-", Number(freed.total)) }))
+        .where("id", "=", mailboxId)
+        .execute();
+      await trx.deleteFrom("messages").where("folder_id", "=", folder.id).execute();
+      await trx.deleteFrom("folders").where("id", "=", folder.id).execute();
+      const change = await this.logChanges(trx, mailboxId, folder.id, [
+        { kind: "folder-delete", modseq: folder.highest_modseq + 1, uid: null },
+      ]);
+      return { folderId: folder.id, change };
+    });
+    this.emit(mailboxId, folderId, change);
+  }
+
+  async renameFolder(mailboxId: number, from: string, to: string): Promise<void> {
+    const source = normalizeFolderName(from);
+    const target = normalizeFolderName(to);
+    if (isSelfOrChild(target, source)) {
+      throw new StoreError("INVALID_FOLDER_NAME", `cannot rename ${source} into itself`);
+    }
+    if (isInbox(source)) {
+      // RFC 3501 §6.3.5: renaming INBOX moves its messages to a new folder and leaves INBOX empty.
+      const inbox = await this.requireFolder(this.db, mailboxId, "INBOX");
+      const created = await this.createFolder(mailboxId, target);
+      const uids = (await this.listMessages(inbox.id)).map((m) => m.uid);
+      if (uids.length) await this.moveMessages(inbox.id, uids, created.id);
+      return;
+    }
+    const events: { folderId: number; change: Change[] }[] = [];
+    await this.db.transaction().execute(async (trx) => {
+      const all = await trx.selectFrom("folders").selectAll().where("mailbox_id", "=", mailboxId).execute();
+      const moving = all.filter((f) => isSelfOrChild(f.name, source));
+      if (moving.length === 0) throw new StoreError("NO_SUCH_FOLDER", `no folder ${source}`);
+      const renamed = new Map(moving.map((f) => [f.id, target + f.name.slice(source.length)]));
+      const taken = new Set(all.filter((f) => !renamed.has(f.id)).map((f) => f.name));
+      for (const name of renamed.values()) {
+        if (taken.has(name)) throw new StoreError("FOLDER_EXISTS", `folder ${name} already exists`);
+      }
+      for (const f of moving) {
+        await trx
+          .updateTable("folders")
+          .set({ name: renamed.get(f.id)! })
+          .where("id", "=", f.id)
+          .execute();
+        events.push({
+          folderId: f.id,
+          change: await this.logChanges(trx, mailboxId, f.id, [
+            { kind: "folder-rename", modseq: f.highest_modseq, uid: null },
+          ]),
+        });
+      }
+    });
+    for (const e of events) this.emit(mailboxId, e.folderId, e.change);
+  }
+
+  async setSubscribed(mailboxId: number, name: string, subscribed: boolean): Promise<void> {
+    const normalized = normalizeFolderName(name);
+    const r = await this.db
+      .updateTable("folders")
+      .set({ subscribed: subscribed ? 1 : 0 })
+      .where("mailbox_id", "=", mailboxId)
+      .where("name", "=", normalized)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw new StoreError("NO_SUCH_FOLDER", `no folder ${normalized}`);
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  /**
+   * Reserves `bytes` of the box's quota, failing the whole transaction when it would overflow. A single
+   * conditional UPDATE is atomic on both backends, so two concurrent appends cannot both squeeze in.
+   */
+  private async chargeQuota(trx: Tx, mailboxId: number, bytes: number): Promise<void> {
+    const row = await trx
+      .updateTable("mailboxes")
+      .set((eb) => ({ used_bytes: eb("used_bytes", "+", bytes) }))
+      .where("id", "=", mailboxId)
+      .where((eb) => eb(eb("used_bytes", "+", bytes), "<=", eb.ref("quota_bytes")))
+      .returning("used_bytes")
+      .executeTakeFirst();
+    if (row) return;
+    const box = await trx
+      .selectFrom("mailboxes")
+      .select(["used_bytes", "quota_bytes"])
+      .where("id", "=", mailboxId)
+      .executeTakeFirst();
+    if (!box) throw new StoreError("NO_SUCH_MAILBOX", `no box with id ${mailboxId}`);
+    throw new StoreError(
+      "OVER_QUOTA",
+      `quota exceeded: ${box.used_bytes} of ${box.quota_bytes} bytes used, ${bytes} more needed`,
+    );
+  }
+
+  /** Takes `count` UIDs and `count` modseqs from the folder; returns the first of each. */
+  private async allocate(
+    trx: Tx,
+    mailboxId: number,
+    folderId: number,
+    count: number,
+    messageDelta: number,
+  ): Promise<{ firstUid: number; firstModseq: number; folder: Selectable<FoldersTable> }> {
+    const folder = await trx
+      .updateTable("folders")
+      .set((eb) => ({
+        uidnext: eb("uidnext", "+", messageDelta > 0 ? count : 0),
+        highest_modseq: eb("highest_modseq", "+", count),
+        message_count: eb("message_count", "+", messageDelta),
+      }))
+      .where("id", "=", folderId)
+      .where("mailbox_id", "=", mailboxId)
+      .returningAll()
+      .executeTakeFirst();
+    if (!folder) throw new StoreError("NO_SUCH_FOLDER", `no folder with id ${folderId} in this box`);
+    return {
+      firstUid: folder.uidnext - (messageDelta > 0 ? count : 0),
+      firstModseq: folder.highest_modseq - count + 1,
+      folder,
+    };
+  }
+
+  private async logChanges(
+    trx: Tx,
+    mailboxId: number,
+    folderId: number,
+    entries: { kind: ChangeKind; modseq: number; uid: number | null }[],
+  ): Promise<Change[]> {
+    const at = this.now().getTime();
+    const out: Change[] = [];
+    for (const part of chunks(entries)) {
+      const rows = await trx
+        .insertInto("changes")
+        .values(
+          part.map((e) => ({
+            mailbox_id: mailboxId,
+            folder_id: folderId,
+            kind: e.kind,
+            modseq: e.modseq,
+            uid: e.uid,
+            at,
+          })),
+        )
+        .returningAll()
+        .execute();
+      for (const r of rows) {
+        out.push({
+          id: r.id,
+          mailboxId: r.mailbox_id,
+          folderId: r.folder_id,
+          kind: r.kind as ChangeKind,
+          modseq: r.modseq,
+          uid: r.uid,
+          at: new Date(r.at),
+        });
+      }
+    }
+    return out;
+  }
+
+  private emit(mailboxId: number, folderId: number, changes: Change[]): void {
+    if (changes.length === 0) return;
+    const event: ChangeEvent = { mailboxId, folderId, changes };
+    for (const listener of this.events.listeners("change") as ChangeListener[]) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's failure must not undo or hide a committed change from the others.
+      }
+    }
+  }
+
+  async appendMessages(mailboxId: number, folderId: number, inputs: AppendInput[]): Promise<AppendResult> {
+    if (inputs.length === 0) throw new StoreError("INVALID_INPUT", "nothing to append");
+    const prepared = inputs.map((input) => {
+      if (!(input.bytes instanceof Uint8Array))
+        throw new StoreError("INVALID_INPUT", "message bytes missing");
+      const internalDate = input.internalDate ?? this.now();
+      if (Number.isNaN(internalDate.getTime()))
+        throw new StoreError("INVALID_INPUT", "invalid internal date");
+      return {
+        input,
+        flags: normalizeFlags(input.flags ?? []),
+        internalDate,
+        summary: summarizeHeaders(input.bytes),
+      };
+    });
+    const total = inputs.reduce((n, i) => n + i.bytes.byteLength, 0);
+    const box = await this.getMailboxById(mailboxId);
+    if (!box) throw new StoreError("NO_SUCH_MAILBOX", `no box with id ${mailboxId}`);
+    // Fail before writing any blob when the batch cannot fit; the transaction below re-checks atomically.
+    if (box.usedBytes + total > box.quotaBytes) {
+      throw new StoreError(
+        "OVER_QUOTA",
+        `quota exceeded: ${box.usedBytes} of ${box.quotaBytes} bytes used, ${total} more needed`,
+      );
+    }
+    // Blobs are durable before any row points at them: a crash leaves at worst an unreferenced blob.
+    const refs = await mapLimit(inputs, BLOB_CONCURRENCY, (i) => this.blobs.put(i.bytes));
+    const now = this.now().getTime();
+    const { folder, messages, changes } = await this.db.transaction().execute(async (trx) => {
+      await this.chargeQuota(trx, mailboxId, total);
+      const { firstUid, firstModseq, folder } = await this.allocate(
+        trx,
+        mailboxId,
+        folderId,
+        inputs.length,
+        inputs.length,
+      );
+      const uniqueBlobs = [...new Map(refs.map((r) => [r.id, r])).values()];
+      for (const part of chunks(uniqueBlobs)) {
+        await trx
+          .insertInto("blobs")
+          .values(part.map((r) => ({ id: r.id, size: r.size, created_at: now })))
+          .onConflict((oc) => oc.column("id").doNothing())
+          .execute();
+      }
+      const rows = prepared.map((p, i) => ({
+        mailbox_id: mailboxId,
+        folder_id: folderId,
+        uid: firstUid + i,
+        modseq: firstModseq + i,
+        flags: encodeFlags(p.flags),
+        internal_date: p.internalDate.getTime(),
+        size: refs[i]!.size,
+        blob_id: refs[i]!.id,
+        subject: p.summary.subject,
+        from_addr: p.summary.from,
+        to_addrs: p.summary.to,
+        cc_addrs: p.summary.cc,
+        date_header: p.summary.date?.getTime() ?? null,
+        message_id: p.summary.messageId,
+        in_reply_to: p.summary.inReplyTo,
+        pec_type: p.summary.pecType,
+        pec_ref: p.summary.pecRef,
+      }));
+      const messages = [];
+      for (const part of chunks(rows)) {
+        const inserted = await trx
+          .insertInto("messages")
+          .values(part)
+          .returning(["id", "uid", "modseq", "blob_id", "size"])
+          .execute();
+        messages.push(
+          ...inserted.map((m) => ({
+            id: m.id,
+            uid: m.uid,
+            modseq: m.modseq,
+            blobId: m.blob_id,
+            size: m.size,
+          })),
+        );
+      }
+      const changes = await this.logChanges(
+        trx,
+        mailboxId,
+        folderId,
+        rows.map((r) => ({ kind: "append" as const, modseq: r.modseq, uid: r.uid })),
+      );
+      return { folder, messages, changes };
+    });
+    this.emit(mailboxId, folderId, changes);
+    return { folder: toFolder(folder), messages };
+  }
+
+  async listMessages(folderId: number, options: ListMessagesOptions = {}): Promise<MessageMeta[]> {
+    let q = this.db.selectFrom("messages").selectAll().where("folder_id", "=", folderId);
+    if (options.fromUid !== undefined) q = q.where("uid", ">=", options.fromUid);
+    if (options.toUid !== undefined) q = q.where("uid", "<=", options.toUid);
+    if (options.changedSince !== undefined) q = q.where("modseq", ">", options.changedSince);
+    const rows = await q.orderBy("uid").execute();
+    return rows.map(toMessage);
+  }
+
+  private async rowsByUid(
+    trx: Tx | Kysely<Database>,
+    folderId: number,
+    uids: number[],
+  ): Promise<MessageRow[]> {
+    const unique = [...new Set(uids)];
+    const out: MessageRow[] = [];
+    for (const part of chunks(unique)) {
+      out.push(
+        ...(await trx
+          .selectFrom("messages")
+          .selectAll()
+          .where("folder_id", "=", folderId)
+          .where("uid", "in", part)
+          .execute()),
+      );
+    }
+    return out.sort((a, b) => a.uid - b.uid);
+  }
+
+  async getMessagesByUid(folderId: number, uids: number[]): Promise<MessageMeta[]> {
+    if (uids.length === 0) return [];
+    return (await this.rowsByUid(this.db, folderId, uids)).map(toMessage);
+  }
+
+  readBlob(blobId: string): Promise<Buffer> {
+    return this.blobs.get(blobId);
+  }
+
+  /**
+   * Locks, on PostgreSQL, the rows a write will change before it reads the messages it acts on: the box
+   * (when quota moves) and then the folders in ascending id, the one order every transaction here uses.
+   * SQLite needs none of it: its single writer already serialises transactions.
+   */
+  private async lockFolders(
+    trx: Tx,
+    folderIds: number[],
+    options: { mailbox: boolean },
+  ): Promise<Map<number, Selectable<FoldersTable>>> {
+    const ids = [...new Set(folderIds)].sort((a, b) => a - b);
+    const first = await trx
+      .selectFrom("folders")
+      .select("mailbox_id")
+      .where("id", "=", ids[0]!)
+      .executeTakeFirst();
+    if (!first) throw new StoreError("NO_SUCH_FOLDER", `no folder with id ${ids[0]}`);
+    const pg = this.backend === "postgres";
+    if (pg && options.mailbox) {
+      await trx.selectFrom("mailboxes").select("id").where("id", "=", first.mailbox_id).forUpdate().execute();
+    }
+    const out = new Map<number, Selectable<FoldersTable>>();
+    for (const id of ids) {
+      const q = trx.selectFrom("folders").selectAll().where("id", "=", id);
+      const row = await (pg ? q.forUpdate() : q).executeTakeFirst();
+      if (!row) throw new StoreError("NO_SUCH_FOLDER", `no folder with id ${id}`);
+      out.set(id, row);
+    }
+    return out;
+  }
+
+  private async folderOwner(
+    trx: Tx,
+    folderId: number,
+    options = { mailbox: false },
+  ): Promise<Selectable<FoldersTable>> {
+    return (await this.lockFolders(trx, [folderId], options)).get(folderId)!;
+  }
+
+  async storeFlags(folderId: number, input: StoreFlagsInput): Promise<StoreFlagsResult> {
+    const flags = normalizeFlags(input.flags);
+    const { result, mailboxId, changes } = await this.db.transaction().execute(async (trx) => {
+      const folder = await this.folderOwner(trx, folderId);
+      const rows = input.uids.length ? await this.rowsByUid(trx, folderId, input.uids) : [];
+      const modified: number[] = [];
+      const pending: { row: MessageRow; flags: string[] }[] = [];
+      for (const row of rows) {
+        // RFC 7162 §3.1.3: a message changed since UNCHANGEDSINCE is reported, not touched.
+        if (input.unchangedSince !== undefined && row.modseq > input.unchangedSince) {
+          modified.push(row.uid);
+          continue;
+        }
+        const current = decodeFlags(row.flags);
+        const next = applyFlags(current, input.mode, flags);
+        if (encodeFlags(next) !== row.flags) pending.push({ row, flags: next });
+      }
+      if (pending.length === 0)
+        return { result: { updated: [], modified }, mailboxId: folder.mailbox_id, changes: [] };
+      const { firstModseq } = await this.allocate(trx, folder.mailbox_id, folderId, pending.length, 0);
+      const updated = pending.map((p, i) => ({
+        uid: p.row.uid,
+        flags: p.flags,
+        modseq: firstModseq + i,
+        id: p.row.id,
+      }));
+      for (const u of updated) {
+        await trx
+          .updateTable("messages")
+          .set({ flags: encodeFlags(u.flags), modseq: u.modseq })
+          .where("id", "=", u.id)
+          .execute();
+      }
+      const changes = await this.logChanges(
+        trx,
+        folder.mailbox_id,
+        folderId,
+        updated.map((u) => ({ kind: "flags" as const, modseq: u.modseq, uid: u.uid })),
+      );
+      return {
+        result: { updated: updated.map(({ uid, flags, modseq }) => ({ uid, flags, modseq })), modified },
+        mailboxId: folder.mailbox_id,
+        changes,
+      };
+    });
+    this.emit(mailboxId, folderId, changes);
+    return result;
+  }
+
+  private async copyRows(
+    trx: Tx,
+    rows: MessageRow[],
+    target: Selectable<FoldersTable>,
+  ): Promise<{ mapping: CopyResult["mapping"]; changes: Change[] }> {
+    const { firstUid, firstModseq } = await this.allocate(
+      trx,
+      target.mailbox_id,
+      target.id,
+      rows.length,
+      rows.length,
+    );
+    const values = rows.map((r, i) => {
+      const { id: _id, ...rest } = r;
+      return {
+        ...rest,
+        folder_id: target.id,
+        mailbox_id: target.mailbox_id,
+        uid: firstUid + i,
+        modseq: firstModseq + i,
+      };
+    });
+    for (const part of chunks(values)) await trx.insertInto("messages").values(part).execute();
+    const changes = await this.logChanges(
+      trx,
+      target.mailbox_id,
+      target.id,
+      values.map((v) => ({ kind: "append" as const, modseq: v.modseq, uid: v.uid })),
+    );
+    return { mapping: rows.map((r, i) => ({ sourceUid: r.uid, targetUid: firstUid + i })), changes };
+  }
+
+  private async removeRows(trx: Tx, folder: Selectable<FoldersTable>, rows: MessageRow[]): Promise<Change[]> {
+    const { firstModseq } = await this.allocate(trx, folder.mailbox_id, folder.id, rows.length, -rows.length);
+    for (const part of chunks(rows.map((r) => r.id))) {
+      await trx.deleteFrom("messages").where("id", "in", part).execute();
+    }
+    // The change rows are the tombstones QRESYNC's VANISHED (RFC 7162 §3.2.10) is computed from.
+    return this.logChanges(
+      trx,
+      folder.mailbox_id,
+      folder.id,
+      rows.map((r, i) => ({ kind: "expunge" as const, modseq: firstModseq + i, uid: r.uid })),
+    );
+  }
+
+  private async transfer(
+    folderId: number,
+    uids: number[],
+    targetFolderId: number,
+    move: boolean,
+  ): Promise<CopyResult> {
+    const out = await this.db.transaction().execute(async (trx) => {
+      const locked = await this.lockFolders(trx, [folderId, targetFolderId], { mailbox: !move });
+      const source = locked.get(folderId)!;
+      const target = locked.get(targetFolderId)!;
+      if (source.mailbox_id !== target.mailbox_id)
+        throw new StoreError("INVALID_INPUT", "folders of different boxes");
+      const rows = await this.rowsByUid(trx, folderId, uids);
+      if (rows.length === 0) return { result: { uidValidity: target.uidvalidity, mapping: [] }, events: [] };
+      if (!move)
+        await this.chargeQuota(
+          trx,
+          source.mailbox_id,
+          rows.reduce((n, r) => n + r.size, 0),
+        );
+      // Lock order: folders by ascending id.
+      let copied: Awaited<ReturnType<SqlMailStore["copyRows"]>>;
+      let removed: Change[] = [];
+      if (move && source.id < target.id) {
+        removed = await this.removeRows(trx, source, rows);
+        copied = await this.copyRows(trx, rows, target);
+      } else {
+        copied = await this.copyRows(trx, rows, target);
+        if (move) removed = await this.removeRows(trx, source, rows);
+      }
+      return {
+        result: { uidValidity: target.uidvalidity, mapping: copied.mapping },
+        events: [
+          { mailboxId: target.mailbox_id, folderId: target.id, changes: copied.changes },
+          { mailboxId: source.mailbox_id, folderId: source.id, changes: removed },
+        ],
+      };
+    });
+    for (const e of out.events) this.emit(e.mailboxId, e.folderId, e.changes);
+    return out.result;
+  }
+
+  copyMessages(folderId: number, uids: number[], targetFolderId: number): Promise<CopyResult> {
+    return this.transfer(folderId, uids, targetFolderId, false);
+  }
+
+  moveMessages(folderId: number, uids: number[], targetFolderId: number): Promise<CopyResult> {
+    return this.transfer(folderId, uids, targetFolderId, true);
+  }
+
+  async expunge(folderId: number, options: { uids?: number[] } = {}): Promise<number[]> {
+    const out = await this.db.transaction().execute(async (trx) => {
+      const folder = await this.folderOwner(trx, folderId, { mailbox: true });
+      const candidates = options.uids
+        ? await this.rowsByUid(trx, folderId, options.uids)
+        : await trx
+            .selectFrom("messages")
+            .selectAll()
+            .where("folder_id", "=", folderId)
+            .orderBy("uid")
+            .execute();
+      const rows = candidates.filter((r) => decodeFlags(r.flags).includes("\\Deleted"));
+      if (rows.length === 0) return { uids: [], changes: [], mailboxId: folder.mailbox_id };
+      const freed = rows.reduce((n, r) => n + r.size, 0);
+      await trx
+        .updateTable("mailboxes")
+        .set((eb) => ({ used_bytes: eb("used_bytes", "-", freed) }))
+        .where("id", "=", folder.mailbox_id)
+        .execute();
+      const changes = await this.removeRows(trx, folder, rows);
+      return { uids: rows.map((r) => r.uid), changes, mailboxId: folder.mailbox_id };
+    });
+    this.emit(out.mailboxId, folderId, out.changes);
+    return out.uids;
+  }
+
+  // ---------------------------------------------------------------- change log
+
+  async changesSince(mailboxId: number, afterChangeId: number): Promise<Change[]> {
+    const rows = await this.db
+      .selectFrom("changes")
+      .selectAll()
+      .where("mailbox_id", "=", mailboxId)
+      .where("id", ">", afterChangeId)
+      .orderBy("id")
+      .limit(10_000)
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      mailboxId: r.mailbox_id,
+      folderId: r.folder_id,
+      kind: r.kind as ChangeKind,
+      modseq: r.modseq,
+      uid: r.uid,
+      at: new Date(r.at),
+    }));
+  }
+
+  async expungedSince(folderId: number, sinceModseq: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom("changes")
+      .select("uid")
+      .where("folder_id", "=", folderId)
+      .where("kind", "=", "expunge")
+      .where("modseq", ">", sinceModseq)
+      .orderBy("uid")
+      .execute();
+    return rows.map((r) => r.uid!).filter((u) => u !== null);
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.events.on("change", listener);
+    return () => this.events.off("change", listener);
+  }
+
+  // ---------------------------------------------------------------- orders, domains, admins, audit
+
+  async addDomain(domain: string, orderName?: string): Promise<void> {
+    const name = domain.trim().toLowerCase();
+    const now = this.now().getTime();
+    await this.db.transaction().execute(async (trx) => {
+      if (await trx.selectFrom("domains").select("domain").where("domain", "=", name).executeTakeFirst())
+        return;
+      let orderId: number | null = null;
+      if (orderName) {
+        const order =
+          (await trx.selectFrom("orders").select("id").where("name", "=", orderName).executeTakeFirst()) ??
+          (await trx
+            .insertInto("orders")
+            .values({ name: orderName, created_at: now })
+            .returning("id")
+            .executeTakeFirstOrThrow());
+        orderId = order.id;
+      }
+      await trx.insertInto("domains").values({ domain: name, order_id: orderId, created_at: now }).execute();
+    });
+  }
+
+  async listDomains(): Promise<string[]> {
+    return (await this.db.selectFrom("domains").select("domain").orderBy("domain").execute()).map(
+      (r) => r.domain,
+    );
+  }
+
+  async createAdmin(email: string, passwordHash: string): Promise<{ id: number; email: string }> {
+    const parsed = parseAddress(email);
+    if (!parsed) throw new StoreError("INVALID_ADDRESS", `invalid address ${JSON.stringify(email)}`);
+    try {
+      const row = await this.db
+        .insertInto("admins")
+        .values({
+          email: parsed.address,
+          password_hash: passwordHash,
+          order_id: null,
+          created_at: this.now().getTime(),
+        })
+        .returning(["id", "email"])
+        .executeTakeFirstOrThrow();
+      return row;
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new StoreError("DUPLICATE_ADDRESS", `an administrator ${parsed.address} already exists`);
+      throw err;
+    }
+  }
+
+  async getAdmin(email: string): Promise<{ id: number; email: string; passwordHash: string } | null> {
+    const row = await this.db
+      .selectFrom("admins")
+      .select(["id", "email", "password_hash"])
+      .where("email", "=", email.trim().toLowerCase())
+      .executeTakeFirst();
+    return row ? { id: row.id, email: row.email, passwordHash: row.password_hash } : null;
+  }
+
+  async audit(event: AuditEvent): Promise<void> {
+    await this.db
+      .insertInto("audit_events")
+      .values({
+        at: this.now().getTime(),
+        actor: event.actor,
+        action: event.action,
+        target: event.target ?? null,
+        details: event.details ? JSON.stringify(event.details) : null,
+      })
+      .execute();
+  }
+}
+
+export { SEPARATOR };
