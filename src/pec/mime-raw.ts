@@ -197,7 +197,9 @@ function walk(buf: Buffer, start: number, end: number, depth: number, state: Wal
   };
   if (type.startsWith("multipart/")) {
     const boundary = params["boundary"];
-    if (!boundary) throw new PecParseError("mime-truncated", `${type} without a boundary parameter`);
+    // A multipart without a boundary cannot be split (RFC 2046 §5.1.1): it is kept as one opaque leaf,
+    // as mail readers do, so a corrupted header degrades the reading instead of failing it.
+    if (!boundary) return entity;
     if (depth + 1 > MAX_MIME_DEPTH) {
       throw new PecParseError("mime-too-deep", `multipart nested more than ${MAX_MIME_DEPTH} levels`);
     }
