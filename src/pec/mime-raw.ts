@@ -72,6 +72,9 @@ function findHeaderEnd(buf: Buffer, start: number, end: number): { headerEnd: nu
     const nl = buf.indexOf(0x0a, i);
     if (nl === -1 || nl >= end) return { headerEnd: end, bodyStart: end };
     const next = nl + 1;
+    if (next - start > MAX_HEADER_BLOCK_BYTES) {
+      throw new PecParseError("header-too-large", `header block over ${MAX_HEADER_BLOCK_BYTES} bytes`);
+    }
     if (next >= end) return { headerEnd: end, bodyStart: end };
     if (buf[next] === 0x0a) return { headerEnd: next, bodyStart: next + 1 };
     if (buf[next] === 0x0d && buf[next + 1] === 0x0a) return { headerEnd: next, bodyStart: next + 2 };
@@ -224,9 +227,9 @@ export function parseMime(buf: Buffer, start = 0, end = buf.length): MimeEntity 
 export function findEntity(root: MimeEntity, pred: (e: MimeEntity) => boolean): MimeEntity | null {
   const stack = [root];
   while (stack.length > 0) {
-    const e = stack.shift()!;
+    const e = stack.pop()!;
     if (pred(e)) return e;
-    stack.unshift(...e.parts);
+    for (let i = e.parts.length - 1; i >= 0; i--) stack.push(e.parts[i]!);
   }
   return null;
 }
