@@ -167,7 +167,7 @@ function index(entries: ProviderEntry[]): Loaded {
   const domains = new Map<string, ProviderEntry>();
   for (const e of entries) {
     for (const pem of e.certificates) for (const h of hashes(new X509Certificate(pem))) certs.set(h, e);
-    for (const h of e.certificateHashes) certs.set(h, e);
+    for (const h of e.certificateHashes) certs.set(normaliseHash(h), e);
     if (e.ca) for (const pem of splitPem(e.ca)) cas.push({ ca: new X509Certificate(pem), entry: e });
     for (const d of e.domains) domains.set(d.toLowerCase(), e);
   }
