@@ -55,17 +55,39 @@ export interface Signer {
 }
 
 interface PreparedSigner {
-  cert: pkijs.Certificate;
-  certs: pkijs.Certificate[];
+  /** DER of IssuerAndSerialNumber (RFC 5652 §10.2.4) of the signing certificate */
+  issuerAndSerial: Buffer;
+  /** DER of every certificate, signer first, as the [0] IMPLICIT CertificateSet carries them */
+  certificates: Buffer;
+  /** DER of the AlgorithmIdentifiers (sha256, rsaEncryption) and of the contentType attribute */
+  sha256: Buffer;
+  rsa: Buffer;
+  contentTypeAttr: Buffer;
 }
 
 const prepared = new WeakMap<Signer, PreparedSigner>();
 
+/**
+ * pkijs and asn1js read the certificate and write the constant parts once per signer; each signature
+ * then only encodes its three signed attributes and concatenates DER, which keeps signing close to the
+ * cost of the RSA operation itself (bench/pec.ts).
+ */
 function prepare(signer: Signer): PreparedSigner {
   let p = prepared.get(signer);
   if (!p) {
     const cert = pkijs.Certificate.fromBER(signer.certificate);
-    p = { cert, certs: [cert, ...signer.chain.map((c) => pkijs.Certificate.fromBER(c))] };
+    const ias = new pkijs.IssuerAndSerialNumber({ issuer: cert.issuer, serialNumber: cert.serialNumber });
+    const attr = new pkijs.Attribute({
+      type: OID_CONTENT_TYPE,
+      values: [new asn1js.ObjectIdentifier({ value: OID_DATA })],
+    });
+    p = {
+      issuerAndSerial: Buffer.from(ias.toSchema().toBER(false)),
+      certificates: Buffer.concat([signer.certificate, ...signer.chain]),
+      sha256: Buffer.from(algorithm(OID_SHA256).toSchema().toBER(false)),
+      rsa: Buffer.from(algorithm(OID_RSA).toSchema().toBER(false)),
+      contentTypeAttr: Buffer.from(attr.toSchema().toBER(false)),
+    };
     prepared.set(signer, p);
   }
   return p;
@@ -75,59 +97,67 @@ function algorithm(oid: string): pkijs.AlgorithmIdentifier {
   return new pkijs.AlgorithmIdentifier({ algorithmId: oid, algorithmParams: new asn1js.Null() });
 }
 
+function tlv(tag: number, ...content: Buffer[]): Buffer {
+  const body = content.length === 1 ? content[0]! : Buffer.concat(content);
+  return Buffer.concat([derHeader(tag, body.length), body]);
+}
+
+const OID_SIGNED_DATA_DER = Buffer.from(new asn1js.ObjectIdentifier({ value: OID_SIGNED_DATA }).toBER(false));
+const OID_DATA_DER = Buffer.from(new asn1js.ObjectIdentifier({ value: OID_DATA }).toBER(false));
+const OID_SIGNING_TIME_DER = Buffer.from(
+  new asn1js.ObjectIdentifier({ value: OID_SIGNING_TIME }).toBER(false),
+);
+const OID_MESSAGE_DIGEST_DER = Buffer.from(
+  new asn1js.ObjectIdentifier({ value: OID_MESSAGE_DIGEST }).toBER(false),
+);
+const INTEGER_1 = Buffer.from([0x02, 0x01, 0x01]);
+
+/** RFC 5652 §11.3: UTCTime for 1950-2049, GeneralizedTime otherwise (RFC 5280 §4.1.2.5). */
+function signingTimeDer(d: Date): Buffer {
+  const iso = d.toISOString();
+  const y = d.getUTCFullYear();
+  const rest = `${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  return y >= 1950 && y < 2050
+    ? tlv(0x17, Buffer.from(`${String(y % 100).padStart(2, "0")}${rest}`, "latin1"))
+    : tlv(0x18, Buffer.from(`${y}${rest}`, "latin1"));
+}
+
 /**
  * Detached CMS SignedData over `content` (already canonical: CRLF line ends, RFC 5751 §3.1.1), with the
- * signed attributes contentType, signingTime and messageDigest (RFC 5652 §5.3, §11).
+ * signed attributes contentType, signingTime and messageDigest (RFC 5652 §5.3, §11), the signer
+ * certificate and its chain.
  */
 export function signDetached(content: Buffer, signer: Signer, signingTime: Date): Buffer {
-  const { cert, certs } = prepare(signer);
+  const p = prepare(signer);
   const digest = createHash("sha256").update(content).digest();
-  const attributes = [
-    new pkijs.Attribute({
-      type: OID_CONTENT_TYPE,
-      values: [new asn1js.ObjectIdentifier({ value: OID_DATA })],
-    }),
-    new pkijs.Attribute({
-      type: OID_SIGNING_TIME,
-      values: [new asn1js.UTCTime({ valueDate: signingTime })],
-    }),
-    new pkijs.Attribute({
-      type: OID_MESSAGE_DIGEST,
-      values: [new asn1js.OctetString({ valueHex: digest })],
-    }),
+  const attrs = [
+    p.contentTypeAttr,
+    tlv(0x30, OID_SIGNING_TIME_DER, tlv(0x31, signingTimeDer(signingTime))),
+    tlv(0x30, OID_MESSAGE_DIGEST_DER, tlv(0x31, tlv(0x04, digest))),
   ];
   // RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF, whose elements DER sorts
   // by their encodings. Verifiers (OpenSSL) re-encode, so the order we send must be the sorted one.
-  const encoded = attributes.map((a) => ({ a, der: Buffer.from(a.toSchema().toBER(false)) }));
-  encoded.sort((x, y) => Buffer.compare(x.der, y.der));
-  const setDer = Buffer.concat([
-    derHeader(
-      0x31,
-      encoded.reduce((n, e) => n + e.der.length, 0),
-    ),
-    ...encoded.map((e) => e.der),
-  ]);
-  const signature = rsaSign("sha256", setDer, signer.key);
-  const signerInfo = new pkijs.SignerInfo({
-    version: 1,
-    sid: new pkijs.IssuerAndSerialNumber({ issuer: cert.issuer, serialNumber: cert.serialNumber }),
-    digestAlgorithm: algorithm(OID_SHA256),
-    signedAttrs: new pkijs.SignedAndUnsignedAttributes({ type: 0, attributes: encoded.map((e) => e.a) }),
-    signatureAlgorithm: algorithm(OID_RSA),
-    signature: new asn1js.OctetString({ valueHex: signature }),
-  });
-  const signedData = new pkijs.SignedData({
-    version: 1,
-    digestAlgorithms: [algorithm(OID_SHA256)],
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: OID_DATA }),
-    certificates: certs,
-    signerInfos: [signerInfo],
-  });
-  const contentInfo = new pkijs.ContentInfo({
-    contentType: OID_SIGNED_DATA,
-    content: signedData.toSchema(true),
-  });
-  return Buffer.from(contentInfo.toSchema().toBER(false));
+  attrs.sort(Buffer.compare);
+  const attrsBody = Buffer.concat(attrs);
+  const signature = rsaSign("sha256", tlv(0x31, attrsBody), signer.key);
+  const signerInfo = tlv(
+    0x30,
+    INTEGER_1,
+    p.issuerAndSerial,
+    p.sha256,
+    tlv(0xa0, attrsBody), // [0] IMPLICIT SignedAttributes
+    p.rsa,
+    tlv(0x04, signature),
+  );
+  const signedData = tlv(
+    0x30,
+    INTEGER_1,
+    tlv(0x31, p.sha256),
+    tlv(0x30, OID_DATA_DER), // EncapsulatedContentInfo without eContent: detached
+    tlv(0xa0, p.certificates), // [0] IMPLICIT CertificateSet
+    tlv(0x31, signerInfo),
+  );
+  return tlv(0x30, OID_SIGNED_DATA_DER, tlv(0xa0, signedData));
 }
 
 function derHeader(tag: number, length: number): Buffer {
