@@ -33,6 +33,8 @@ export type PecType = (typeof TRASPORTO_TYPES)[number] | (typeof RICEVUTA_TYPES)
 export interface PecReading {
   /** value of X-Ricevuta or X-Trasporto, null for anything that is not PEC */
   pec: PecType | null;
+  /** inconsistencies worth a look: header and daticert disagree, structure truncated */
+  warnings: string[];
   signature: SignatureReport;
   daticert: Daticert | null;
   /** why daticert is null although the message is PEC */
@@ -160,9 +162,20 @@ export function readPec(raw: Buffer, options: ReadOptions = {}): PecReading {
   const subjectRaw = header(top, "subject");
   const messageId = normaliseMsgId(header(top, "message-id"));
   const riferimento = normaliseMsgId(header(top, "x-riferimento-message-id"));
+  // The header types the message; daticert confirms it. When a relay dropped the header but the signed
+  // part carries daticert, daticert's tipo is the type (its tipo values are X-Ricevuta/X-Trasporto values).
+  const warnings: string[] = [];
+  if (!pec && daticert && signedEntity) {
+    pec = daticert.tipo;
+    warnings.push("no X-Ricevuta/X-Trasporto header: typed by daticert");
+  } else if (pec && daticert && pec !== daticert.tipo) {
+    warnings.push(`header says ${pec}, daticert says ${daticert.tipo}`);
+  }
+  if (signedEntity?.truncated) warnings.push("the signed part is truncated");
   const isBusta = pec === "posta-certificata" || pec === "errore";
   return {
     pec,
+    warnings,
     signature,
     daticert,
     daticertError,
