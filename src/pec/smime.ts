@@ -11,6 +11,7 @@ import {
 } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
+import * as der from "./der.js";
 import { PecParseError } from "./errors.js";
 import { MAX_SIGNATURE_BYTES } from "./limits.js";
 
@@ -21,7 +22,6 @@ const OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4";
 const OID_SIGNING_TIME = "1.2.840.113549.1.9.5";
 const OID_RSA = "1.2.840.113549.1.1.1";
 const OID_SHA256 = "2.16.840.1.101.3.4.2.1";
-const OID_SKI = "2.5.29.14";
 
 const DIGESTS: Record<string, string> = {
   "1.3.14.3.2.26": "sha1",
@@ -269,45 +269,115 @@ export function subjectLine(c: X509Certificate): string {
   return [...cn, ...rest].join(", ");
 }
 
-function toBuf(ab: ArrayBuffer | ArrayBufferView): Buffer {
-  return ArrayBuffer.isView(ab)
-    ? Buffer.from(ab.buffer, ab.byteOffset, ab.byteLength)
-    : Buffer.from(ab as ArrayBuffer);
+interface ParsedSignedData {
+  /** raw DER of every certificate carried */
+  certificates: Buffer[];
+  signer: {
+    /** IssuerAndSerialNumber: raw issuer Name and serial INTEGER content; or a SubjectKeyIdentifier */
+    issuer: Buffer | null;
+    serial: Buffer | null;
+    ski: Buffer | null;
+    digestOid: string;
+    /** signed attributes re-tagged as SET OF (RFC 5652 §5.4), null when absent */
+    signedAttrs: Buffer | null;
+    messageDigest: Buffer | null;
+    signingTime: Date | null;
+    signatureOid: string;
+    signature: Buffer;
+  } | null;
 }
 
-/** Parses a DER/BER CMS ContentInfo holding SignedData; PecParseError("cms-invalid") otherwise. */
-export function parseSignedData(p7s: Buffer): pkijs.SignedData {
+/**
+ * Reads a CMS ContentInfo holding SignedData (RFC 5652 §5.1) down to what verification needs; any
+ * structural problem is PecParseError("cms-invalid").
+ */
+export function parseSignedData(p7s: Buffer): ParsedSignedData {
   if (p7s.length > MAX_SIGNATURE_BYTES) throw new PecParseError("cms-invalid", "smime.p7s too large");
-  try {
-    const asn = asn1js.fromBER(new Uint8Array(p7s));
-    if (asn.offset === -1) throw new Error(asn.result.error);
-    const ci = new pkijs.ContentInfo({ schema: asn.result });
-    if (ci.contentType !== OID_SIGNED_DATA) throw new Error("not SignedData");
-    return new pkijs.SignedData({ schema: ci.content });
-  } catch (err) {
-    if (err instanceof PecParseError) throw err;
-    throw new PecParseError("cms-invalid", `smime.p7s is not a CMS SignedData: ${(err as Error).message}`);
+  const ci = der.readTlv(p7s, 0);
+  const [ct, explicit] = der.children(p7s, ci);
+  if (ci.tag !== 0x30 || !ct || !explicit || explicit.tag !== 0xa0) {
+    throw new PecParseError("cms-invalid", "not a ContentInfo");
   }
+  if (der.oid(p7s, ct) !== OID_SIGNED_DATA) throw new PecParseError("cms-invalid", "not SignedData");
+  const sd = der.children(p7s, explicit)[0];
+  if (!sd || sd.tag !== 0x30) throw new PecParseError("cms-invalid", "SignedData is not a SEQUENCE");
+  const fields = der.children(p7s, sd);
+  const certificates: Buffer[] = [];
+  const certSet = fields.find((f) => f.tag === 0xa0);
+  // [0] IMPLICIT CertificateSet: plain certificates are SEQUENCEs; other choices are skipped.
+  if (certSet)
+    for (const c of der.children(p7s, certSet))
+      if (c.tag === 0x30) certificates.push(p7s.subarray(c.start, c.end));
+  const signerInfos = fields[fields.length - 1];
+  if (!signerInfos || signerInfos.tag !== 0x31) throw new PecParseError("cms-invalid", "no SignerInfos");
+  const si = der.children(p7s, signerInfos)[0];
+  if (!si) return { certificates, signer: null };
+  const f = der.children(p7s, si);
+  // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm, [0] signedAttrs OPTIONAL, signatureAlgorithm,
+  //   signature, [1] unsignedAttrs OPTIONAL }
+  const [, sid, digestAlg, ...rest] = f;
+  if (!sid || !digestAlg) throw new PecParseError("cms-invalid", "short SignerInfo");
+  const attrsTlv = rest[0]?.tag === 0xa0 ? rest.shift()! : null;
+  const [sigAlg, sig] = rest;
+  if (!sigAlg || !sig) throw new PecParseError("cms-invalid", "SignerInfo without signature");
+  let issuer: Buffer | null = null;
+  let serial: Buffer | null = null;
+  let ski: Buffer | null = null;
+  if (sid.tag === 0x30) {
+    const [name, serialTlv] = der.children(p7s, sid);
+    if (!name || !serialTlv) throw new PecParseError("cms-invalid", "bad IssuerAndSerialNumber");
+    issuer = p7s.subarray(name.start, name.end);
+    serial = der.content(p7s, serialTlv);
+  } else if (sid.tag === 0x80 || sid.tag === 0xa0) {
+    ski = sid.tag === 0x80 ? der.content(p7s, sid) : der.octets(p7s, der.children(p7s, sid)[0]!);
+  }
+  let signedAttrs: Buffer | null = null;
+  let messageDigest: Buffer | null = null;
+  let signingTime: Date | null = null;
+  if (attrsTlv) {
+    signedAttrs = Buffer.from(p7s.subarray(attrsTlv.start, attrsTlv.end));
+    signedAttrs[0] = 0x31;
+    for (const a of der.children(p7s, attrsTlv)) {
+      const [type, values] = der.children(p7s, a);
+      if (!type || !values) continue;
+      const first = der.children(p7s, values)[0];
+      if (!first) continue;
+      const t = der.oid(p7s, type);
+      if (t === OID_MESSAGE_DIGEST) messageDigest = der.octets(p7s, first);
+      else if (t === OID_SIGNING_TIME) signingTime = der.time(p7s, first);
+    }
+  }
+  const algOid = (t: der.Tlv) => {
+    const o = der.children(p7s, t)[0];
+    if (!o) throw new PecParseError("cms-invalid", "empty AlgorithmIdentifier");
+    return der.oid(p7s, o);
+  };
+  return {
+    certificates,
+    signer: {
+      issuer,
+      serial,
+      ski,
+      digestOid: algOid(digestAlg),
+      signedAttrs,
+      messageDigest,
+      signingTime,
+      signatureOid: algOid(sigAlg),
+      signature: der.octets(p7s, sig),
+    },
+  };
 }
 
-function findSignerCert(sd: pkijs.SignedData, si: pkijs.SignerInfo): pkijs.Certificate | null {
-  const certs = (sd.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate);
-  if (si.sid instanceof pkijs.IssuerAndSerialNumber) {
-    const sid = si.sid;
-    return (
-      certs.find((c) => c.issuer.isEqual(sid.issuer) && c.serialNumber.isEqual(sid.serialNumber)) ?? null
-    );
+/** issuer Name and serial INTEGER of a certificate, raw (RFC 5280 §4.1). */
+function issuerAndSerial(cert: Buffer): { issuer: Buffer; serial: Buffer } | null {
+  try {
+    const tbs = der.children(cert, der.readTlv(cert, 0))[0]!;
+    const f = der.children(cert, tbs);
+    const i = f[0]?.tag === 0xa0 ? 1 : 0; // [0] EXPLICIT version
+    return { serial: der.content(cert, f[i]!), issuer: cert.subarray(f[i + 2]!.start, f[i + 2]!.end) };
+  } catch {
+    return null;
   }
-  // [0] SubjectKeyIdentifier (RFC 5652 §5.3)
-  const ski = toBuf((si.sid as asn1js.OctetString).valueBlock.valueHexView);
-  return (
-    certs.find((c) => {
-      const ext = c.extensions?.find((e) => e.extnID === OID_SKI);
-      if (!ext) return false;
-      const v = ext.parsedValue as asn1js.OctetString | undefined;
-      return v ? toBuf(v.valueBlock.valueHexView).equals(ski) : false;
-    }) ?? null
-  );
 }
 
 /**
@@ -317,64 +387,69 @@ function findSignerCert(sd: pkijs.SignedData, si: pkijs.SignerInfo): pkijs.Certi
 export function verifyDetached(contents: Buffer[], p7s: Buffer, trust: TrustStore | null): SignatureReport {
   const sd = parseSignedData(p7s);
   const report = emptyReport(true, null);
-  const certs = (sd.certificates ?? []).filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate);
-  const x509s: X509Certificate[] = [];
-  for (const c of certs) {
-    const der = Buffer.from(c.toSchema().toBER(false));
-    report.certificates.push(der);
+  report.certificates = sd.certificates;
+  const x509s: { der: Buffer; x: X509Certificate }[] = [];
+  for (const c of sd.certificates) {
     try {
-      x509s.push(new X509Certificate(der));
+      x509s.push({ der: c, x: new X509Certificate(c) });
     } catch {
       // a certificate node:crypto cannot read is useless for chains, not fatal
     }
   }
-  const si = sd.signerInfos[0];
+  const si = sd.signer;
   if (!si) return { ...report, reason: "no signer" };
-  const signerCert = findSignerCert(sd, si);
-  if (!signerCert) return { ...report, reason: "the signing certificate is not in the message" };
-  let x: X509Certificate;
-  try {
-    x = new X509Certificate(Buffer.from(signerCert.toSchema().toBER(false)));
-  } catch {
-    return { ...report, reason: "unreadable signing certificate" };
-  }
-  report.signerCertificate = x;
-  report.signer = subjectLine(x);
-  const hash = DIGESTS[si.digestAlgorithm.algorithmId];
-  if (!hash) return { ...report, reason: `unsupported digest ${si.digestAlgorithm.algorithmId}` };
+  // RFC 5652 §5.3: the signer is named by issuer and serial number (or by key identifier: then the
+  // certificate whose key verifies the signature is the one).
+  const candidates = si.issuer
+    ? x509s.filter((c) => {
+        const is = issuerAndSerial(c.der);
+        return is !== null && is.issuer.equals(si.issuer!) && is.serial.equals(si.serial!);
+      })
+    : x509s;
+  if (candidates.length === 0) return { ...report, reason: "the signing certificate is not in the message" };
+  const hash = DIGESTS[si.digestOid];
+  if (!hash) return { ...report, reason: `unsupported digest ${si.digestOid}` };
   report.digestAlgorithm = hash;
-  const sigOid = si.signatureAlgorithm.algorithmId;
-  const sigHash = SIGNATURE_DIGESTS[sigOid] ?? hash;
-  if (sigOid === "1.2.840.113549.1.1.10") return { ...report, reason: "RSASSA-PSS is not supported" };
-  const signature = toBuf(si.signature.valueBlock.valueHexView);
+  report.signingTime = si.signingTime;
+  if (si.signatureOid === "1.2.840.113549.1.1.10")
+    return { ...report, reason: "RSASSA-PSS is not supported" };
+  const sigHash = SIGNATURE_DIGESTS[si.signatureOid] ?? hash;
 
+  let signer = candidates[0]!.x;
   let intact = false;
-  try {
-    if (si.signedAttrs) {
-      const md = si.signedAttrs.attributes.find((a) => a.type === OID_MESSAGE_DIGEST)?.values[0];
-      const st = si.signedAttrs.attributes.find((a) => a.type === OID_SIGNING_TIME)?.values[0];
-      if (st instanceof asn1js.UTCTime || st instanceof asn1js.GeneralizedTime)
-        report.signingTime = st.toDate();
-      const expected = md instanceof asn1js.OctetString ? toBuf(md.valueBlock.valueHexView) : null;
-      const attrsDer = toBuf(si.signedAttrs.encodedValue);
-      // RFC 5652 §5.4: the digest of the content must equal messageDigest, and the signature covers the
-      // attributes.
-      if (expected && sigVerify(sigHash, attrsDer, x.publicKey, signature)) {
-        intact = contents.some((c) => createHash(hash).update(c).digest().equals(expected));
+  report.reason = "the signature does not verify";
+  for (const { x } of candidates) {
+    try {
+      if (si.signedAttrs) {
+        // RFC 5652 §5.4: the signature covers the attributes, and messageDigest must equal the digest
+        // of the content.
+        if (!si.messageDigest || !sigVerify(sigHash, si.signedAttrs, x.publicKey, si.signature)) continue;
+        signer = x;
+        intact = contents.some((c) => createHash(hash).update(c).digest().equals(si.messageDigest!));
         if (!intact) report.reason = "the signed content was modified (digest mismatch)";
-      } else {
-        report.reason = "the signature does not verify";
+        break;
       }
-    } else {
-      intact = contents.some((c) => sigVerify(sigHash, c, x.publicKey, signature));
-      if (!intact) report.reason = "the signature does not verify";
+      if (contents.some((c) => sigVerify(sigHash, c, x.publicKey, si.signature))) {
+        signer = x;
+        intact = true;
+        break;
+      }
+    } catch (err) {
+      report.reason = `verification error: ${(err as Error).message}`;
     }
-  } catch (err) {
-    report.reason = `verification error: ${(err as Error).message}`;
   }
+  report.signerCertificate = signer;
+  report.signer = subjectLine(signer);
   report.intact = intact;
+  if (intact) report.reason = null;
   if (trust) {
-    report.trusted = intact && trust.trusts(x, x509s, report.signingTime);
+    report.trusted =
+      intact &&
+      trust.trusts(
+        signer,
+        x509s.map((c) => c.x),
+        report.signingTime,
+      );
     if (intact && !report.trusted) report.reason = "the signer does not chain to a trusted certificate";
   }
   return report;

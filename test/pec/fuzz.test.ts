@@ -16,7 +16,7 @@ import { PecParseError } from "../../src/pec/errors.js";
 import { canonicalCrlf, type PecReading, readPec } from "../../src/pec/reader.js";
 import { originalMessage, SAMPLES, type TestProvider, testProvider } from "./pec-helpers.js";
 
-const ITERATIONS = Number(process.env.DOMICILIO_FUZZ_ITERATIONS ?? 1000);
+const ITERATIONS = Number(process.env.DOMICILIO_FUZZ_ITERATIONS ?? 2000);
 const SEED = Number(process.env.DOMICILIO_FUZZ_SEED ?? 20241205);
 
 /** mulberry32: a small deterministic PRNG, so a failing seed can be replayed. */

@@ -1,6 +1,9 @@
 // The reader's classification rules: by header and daticert, never by subject (pec-rules.md), wherever
 // the signed part sits, with line ends as stored.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import {
   type BuiltPec,
@@ -92,4 +95,32 @@ describe("the PEC reader", () => {
       identificativo: busta.identificativo,
     });
   });
+
+  for (const md of ["sha1", "sha256"]) {
+    for (const stream of [false, true]) {
+      test(`a message signed by OpenSSL with ${md}${stream ? " in streaming BER" : ""} verifies and is trusted`, () => {
+        const k = join(p.dir, "keys");
+        const inFile = join(p.dir, `in-${md}-${stream}.eml`);
+        const outFile = join(p.dir, `out-${md}-${stream}.eml`);
+        writeFileSync(
+          inFile,
+          'Content-Type: text/plain; charset="utf-8"\r\n\r\nRicevuta firmata da OpenSSL, città.\r\n',
+        );
+        const args = ["smime", "-sign", "-in", inFile, "-out", outFile, "-signer", join(k, "signing.pem")];
+        args.push("-inkey", join(k, "signing.key"), "-certfile", join(k, "ca.pem"), "-md", md);
+        if (stream) args.push("-stream");
+        const r = spawnSync("openssl", args, { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        const signed = Buffer.concat([Buffer.from("X-Ricevuta: accettazione\r\n"), readFileSync(outFile)]);
+        const read = readPec(signed, { trust: p.trust });
+        assert.equal(read.signature.intact, true, read.signature.reason ?? "");
+        assert.equal(read.signature.trusted, true);
+        assert.equal(read.signature.digestAlgorithm, md);
+        const text = signed.toString("latin1");
+        const at = text.indexOf("Ricevuta firmata");
+        const tampered = Buffer.from(`${text.slice(0, at)}r${text.slice(at + 1)}`, "latin1");
+        assert.equal(readPec(tampered, { trust: p.trust }).signature.intact, false);
+      });
+    }
+  }
 });
