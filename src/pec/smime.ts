@@ -300,7 +300,7 @@ export function parseSignedData(p7s: Buffer): ParsedSignedData {
   }
   if (der.oid(p7s, ct) !== OID_SIGNED_DATA) throw new PecParseError("cms-invalid", "not SignedData");
   const sd = der.children(p7s, explicit)[0];
-  if (!sd || sd.tag !== 0x30) throw new PecParseError("cms-invalid", "SignedData is not a SEQUENCE");
+  if (sd?.tag !== 0x30) throw new PecParseError("cms-invalid", "SignedData is not a SEQUENCE");
   const fields = der.children(p7s, sd);
   const certificates: Buffer[] = [];
   const certSet = fields.find((f) => f.tag === 0xa0);
@@ -309,7 +309,7 @@ export function parseSignedData(p7s: Buffer): ParsedSignedData {
     for (const c of der.children(p7s, certSet))
       if (c.tag === 0x30) certificates.push(p7s.subarray(c.start, c.end));
   const signerInfos = fields[fields.length - 1];
-  if (!signerInfos || signerInfos.tag !== 0x31) throw new PecParseError("cms-invalid", "no SignerInfos");
+  if (signerInfos?.tag !== 0x31) throw new PecParseError("cms-invalid", "no SignerInfos");
   const si = der.children(p7s, signerInfos)[0];
   if (!si) return { certificates, signer: null };
   const f = der.children(p7s, si);
@@ -403,7 +403,7 @@ export function verifyDetached(contents: Buffer[], p7s: Buffer, trust: TrustStor
   const candidates = si.issuer
     ? x509s.filter((c) => {
         const is = issuerAndSerial(c.der);
-        return is !== null && is.issuer.equals(si.issuer!) && is.serial.equals(si.serial!);
+        return is?.issuer.equals(si.issuer!) && is.serial.equals(si.serial!);
       })
     : x509s;
   if (candidates.length === 0) return { ...report, reason: "the signing certificate is not in the message" };
