@@ -24,6 +24,7 @@ import {
 import { PecBuildError } from "./errors.js";
 import { newIdentificativo, newMessageId } from "./identificativo.js";
 import {
+  canonicalCrlf,
   decodeBody,
   decodeHeaderText,
   filename,
@@ -34,7 +35,6 @@ import {
 } from "./mime-raw.js";
 import { erroreEsteso, NON_DELIVERY_CAUSES, type NonDeliveryCause } from "./non-delivery.js";
 import type { PecType } from "./reader.js";
-import { canonicalCrlf } from "./reader.js";
 import { rfc5322Date, romeDate } from "./rome-time.js";
 import type { Signer } from "./smime.js";
 import * as T from "./texts.js";

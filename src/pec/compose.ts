@@ -4,7 +4,7 @@
 // stored bytes are the signed bytes.
 import libmime from "libmime";
 import * as qp from "nodemailer/lib/qp";
-import { canonicalCrlf } from "./reader.js";
+import { canonicalCrlf } from "./mime-raw.js";
 import { type Signer, signDetached } from "./smime.js";
 import { htmlText, plainText, type Text } from "./texts.js";
 

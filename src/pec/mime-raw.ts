@@ -280,3 +280,18 @@ export function decodeQuotedPrintable(body: Buffer): Buffer {
   }
   return out.subarray(0, n);
 }
+
+/** RFC 5751 §3.1.1: signed content is canonical, CRLF line ends; bare LF in a stored file is restored. */
+export function canonicalCrlf(buf: Buffer): Buffer {
+  let bare = 0;
+  for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) if (buf[i - 1] !== 0x0d) bare++;
+  if (bare === 0) return buf;
+  const out = Buffer.allocUnsafe(buf.length + bare);
+  let o = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (c === 0x0a && (i === 0 || buf[i - 1] !== 0x0d)) out[o++] = 0x0d;
+    out[o++] = c;
+  }
+  return out;
+}

@@ -5,6 +5,7 @@
 import { type Daticert, type DaticertJson, daticertToJson, parseDaticert } from "./daticert.js";
 import { PecParseError } from "./errors.js";
 import {
+  canonicalCrlf,
   decodeBody,
   decodeHeaderText,
   filename,
@@ -29,6 +30,8 @@ export const RICEVUTA_TYPES = [
 ] as const;
 
 export type PecType = (typeof TRASPORTO_TYPES)[number] | (typeof RICEVUTA_TYPES)[number];
+
+export { canonicalCrlf };
 
 export interface PecReading {
   /** value of X-Ricevuta or X-Trasporto, null for anything that is not PEC */
@@ -85,21 +88,6 @@ function pathToSigned(root: MimeEntity): MimeEntity[] | null {
   return visit(root) ? path : null;
 }
 
-/** RFC 5751 §3.1.1: signed content is canonical, CRLF line ends; bare LF in a stored file is restored. */
-export function canonicalCrlf(buf: Buffer): Buffer {
-  let bare = 0;
-  for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) if (buf[i - 1] !== 0x0d) bare++;
-  if (bare === 0) return buf;
-  const out = Buffer.allocUnsafe(buf.length + bare);
-  let o = 0;
-  for (let i = 0; i < buf.length; i++) {
-    const c = buf[i]!;
-    if (c === 0x0a && (i === 0 || buf[i - 1] !== 0x0d)) out[o++] = 0x0d;
-    out[o++] = c;
-  }
-  return out;
-}
-
 function normaliseMsgId(v: string | null): string | null {
   if (!v) return null;
   const m = /<[^<>\s]+>/.exec(v);
@@ -136,8 +124,6 @@ export function readPec(raw: Buffer, options: ReadOptions = {}): PecReading {
   // daticert and postacert sit inside the signed content; without a signed part, look anywhere.
   const scope = signedEntity ? signedEntity.parts[0]! : root;
   const isDaticert = (e: MimeEntity) => e.parts.length === 0 && filename(e)?.toLowerCase() === "daticert.xml";
-  const isPostacert = (e: MimeEntity) =>
-    e.type === "message/rfc822" && (filename(e)?.toLowerCase() === "postacert.eml" || true);
 
   let daticert: Daticert | null = null;
   let daticertError: PecParseError | null = null;
@@ -153,7 +139,11 @@ export function readPec(raw: Buffer, options: ReadOptions = {}): PecReading {
     daticertError = new PecParseError("daticert-invalid", "no daticert.xml in the message");
   }
 
-  const pEntity = findEntity(scope, (e) => e !== scope && isPostacert(e));
+  // The original is postacert.eml (RFC 6109 §3.1.2); a provider that names it otherwise still encloses
+  // it as the one message/rfc822 part.
+  const pEntity =
+    findEntity(scope, (e) => e.type === "message/rfc822" && filename(e)?.toLowerCase() === "postacert.eml") ??
+    findEntity(scope, (e) => e !== scope && e.type === "message/rfc822");
   const original = pEntity ? decodeBody(raw, pEntity) : null;
 
   // The headers that describe the message are those of the signed entity's parent when it was wrapped.
