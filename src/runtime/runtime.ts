@@ -51,6 +51,8 @@ export async function startRuntime(
 ): Promise<Runtime> {
   const log = options.log ?? ((line: string) => console.log(line));
   const store = await openStore({ dataDir: loaded.dataDir, config: loaded.config });
+  // Other processes (a migration run, a CLI command, another node) write to the same store.
+  const stopFollowing = await store.followExternalChanges();
   const listeners: RunningListener[] = [];
   let allUp = false;
   const factories: ListenerFactory[] = [httpListener(() => allUp), ...(options.extraListeners ?? [])];
@@ -61,6 +63,7 @@ export async function startRuntime(
       await l.stop().catch(() => undefined);
     }
     listeners.length = 0;
+    stopFollowing();
     await store.close();
   };
   try {

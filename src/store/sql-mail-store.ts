@@ -18,7 +18,7 @@ import type {
   MailStore,
   NewMailbox,
 } from "./mail-store.js";
-import type { Database, FoldersTable, MailboxesTable, MessagesTable } from "./schema.js";
+import type { ChangesTable, Database, FoldersTable, MailboxesTable, MessagesTable } from "./schema.js";
 import {
   type AppendInput,
   type AppendResult,
@@ -122,6 +122,19 @@ function toMessage(row: MessageRow): MessageMeta {
     inReplyTo: row.in_reply_to,
     pecType: row.pec_type,
     pecRef: row.pec_ref,
+    pecId: row.pec_id,
+  };
+}
+
+function toChange(r: Selectable<ChangesTable>): Change {
+  return {
+    id: r.id,
+    mailboxId: r.mailbox_id,
+    folderId: r.folder_id,
+    kind: r.kind as ChangeKind,
+    modseq: r.modseq,
+    uid: r.uid,
+    at: new Date(r.at),
   };
 }
 
@@ -518,24 +531,24 @@ export class SqlMailStore implements MailStore {
         )
         .returningAll()
         .execute();
-      for (const r of rows) {
-        out.push({
-          id: r.id,
-          mailboxId: r.mailbox_id,
-          folderId: r.folder_id,
-          kind: r.kind as ChangeKind,
-          modseq: r.modseq,
-          uid: r.uid,
-          at: new Date(r.at),
-        });
-      }
+      out.push(...rows.map(toChange));
     }
     return out;
   }
 
+  /**
+   * Announces committed changes once each. A change reaches listeners through whichever path sees it
+   * first: the transaction that made it, or the poller of changes made by other processes.
+   */
   private emit(mailboxId: number, folderId: number, changes: Change[]): void {
-    if (changes.length === 0) return;
-    const event: ChangeEvent = { mailboxId, folderId, changes };
+    const fresh = changes.filter((c) => !this.announced.has(c.id));
+    if (fresh.length === 0) return;
+    for (const c of fresh) this.announced.add(c.id);
+    if (this.announced.size > 50_000) {
+      const keepFrom = this.pollCursor - 10_000;
+      for (const id of this.announced) if (id < keepFrom) this.announced.delete(id);
+    }
+    const event: ChangeEvent = { mailboxId, folderId, changes: fresh };
     for (const listener of this.events.listeners("change") as ChangeListener[]) {
       try {
         listener(event);
@@ -543,6 +556,60 @@ export class SqlMailStore implements MailStore {
         // A listener's failure must not undo or hide a committed change from the others.
       }
     }
+  }
+
+  private readonly announced = new Set<number>();
+  private pollCursor = 0;
+
+  /**
+   * Follows the change log for changes other processes commit (a `domicilio migrate` run beside `serve`,
+   * another node on the same PostgreSQL) and announces them like local ones, so IMAP IDLE sees them.
+   * Returns a function that stops following.
+   */
+  async followExternalChanges(intervalMs = 1000): Promise<() => void> {
+    const last = await this.db
+      .selectFrom("changes")
+      .select((eb) => eb.fn.max("id").as("id"))
+      .executeTakeFirst();
+    this.pollCursor = Number(last?.id ?? 0);
+    let stopped = false;
+    let running: Promise<void> | null = null;
+    const poll = async () => {
+      const rows = await this.db
+        .selectFrom("changes")
+        .selectAll()
+        .where("id", ">", this.pollCursor)
+        .orderBy("id")
+        .limit(5000)
+        .execute();
+      if (stopped || rows.length === 0) return;
+      this.pollCursor = rows.at(-1)!.id;
+      let group: Change[] = [];
+      const flush = () => {
+        if (group.length) this.emit(group[0]!.mailboxId, group[0]!.folderId, group);
+        group = [];
+      };
+      for (const r of rows) {
+        const change = toChange(r);
+        const head = group[0];
+        if (head && (head.mailboxId !== change.mailboxId || head.folderId !== change.folderId)) flush();
+        group.push(change);
+      }
+      flush();
+    };
+    const timer = setInterval(() => {
+      if (running) return;
+      running = poll()
+        .catch(() => undefined)
+        .finally(() => {
+          running = null;
+        });
+    }, intervalMs);
+    timer.unref();
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }
 
   async appendMessages(mailboxId: number, folderId: number, inputs: AppendInput[]): Promise<AppendResult> {
@@ -608,6 +675,7 @@ export class SqlMailStore implements MailStore {
         in_reply_to: p.summary.inReplyTo,
         pec_type: p.summary.pecType,
         pec_ref: p.summary.pecRef,
+        pec_id: p.input.pecId ?? null,
       }));
       const messages = [];
       for (const part of chunks(rows)) {
@@ -897,15 +965,7 @@ export class SqlMailStore implements MailStore {
       .orderBy("id")
       .limit(10_000)
       .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      mailboxId: r.mailbox_id,
-      folderId: r.folder_id,
-      kind: r.kind as ChangeKind,
-      modseq: r.modseq,
-      uid: r.uid,
-      at: new Date(r.at),
-    }));
+    return rows.map(toChange);
   }
 
   async expungedSince(folderId: number, sinceModseq: number): Promise<number[]> {

@@ -149,7 +149,10 @@ for (const backend of BACKENDS) {
       const box = await newBox();
       const folder = await inbox(box);
       await store.appendMessages(box.id, folder.id, [
-        { bytes: message(7, "X-Ricevuta: accettazione\r\nX-Riferimento-Message-ID: <orig@example.it>\r\n") },
+        {
+          bytes: message(7, "X-Ricevuta: accettazione\r\nX-Riferimento-Message-ID: <orig@example.it>\r\n"),
+          pecId: "opec.20260101.1@pec.example.it",
+        },
       ]);
       const [m] = await store.listMessages(folder.id);
       assert.equal(m!.subject, "Fattura n° 7");
@@ -157,6 +160,7 @@ for (const backend of BACKENDS) {
       assert.equal(m!.messageId, "<m7@example.it>");
       assert.equal(m!.pecType, "accettazione");
       assert.equal(m!.pecRef, "<orig@example.it>");
+      assert.equal(m!.pecId, "opec.20260101.1@pec.example.it");
       assert.equal(m!.date?.toISOString(), "2023-01-02T09:00:00.000Z");
     });
 
@@ -436,5 +440,41 @@ for (const backend of BACKENDS) {
       await store.addDomain("pec.example.it", "OPI Example");
       assert.deepEqual(await store.listDomains(), ["pec.example.it"]);
     });
+  });
+}
+
+for (const backend of BACKENDS) {
+  test(`on ${backend}, changes committed by another process reach this process's listeners once`, async () => {
+    const { openStore } = await import("../../src/store/open.js");
+    const temp = await createTempStore(backend);
+    // A second store on the same data: what `domicilio migrate` beside `serve` is.
+    const other = await openStore({
+      dataDir: temp.dataDir,
+      config: { database: { url: temp.databaseUrl }, blobs: { path: "blobs", fsync: true } },
+    });
+    try {
+      const box = await temp.store.createMailbox({
+        address: "x@pec.example.it",
+        passwordHash: "h",
+        quotaBytes: 1e6,
+        state: "active",
+      });
+      const f = (await temp.store.getFolder(box.id, "INBOX"))!;
+      const stop = await temp.store.followExternalChanges(20);
+      const heard: number[] = [];
+      temp.store.onChange((e) => heard.push(...e.changes.map((c) => c.uid ?? -1)));
+      await other.appendMessages(box.id, f.id, [
+        { bytes: Buffer.from("Subject: a\r\n\r\na") },
+        { bytes: Buffer.from("Subject: b\r\n\r\nb") },
+      ]);
+      await temp.store.appendMessages(box.id, f.id, [{ bytes: Buffer.from("Subject: c\r\n\r\nc") }]);
+      for (let i = 0; i < 200 && heard.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
+      stop();
+      assert.deepEqual(heard.sort(), [1, 2, 3], "each change announced exactly once");
+    } finally {
+      await other.close();
+      await temp.close();
+    }
   });
 }
