@@ -23,7 +23,18 @@ const formatter = new Intl.DateTimeFormat("en-GB", {
   timeZoneName: "longOffset",
 });
 
+// One message asks for the same instant several times (texts, daticert, Date header); Intl is slow.
+let last: { t: number; r: RomeDate } | null = null;
+
 export function romeDate(date: Date): RomeDate {
+  const t = date.getTime();
+  if (last && last.t === t) return { ...last.r };
+  const r = computeRomeDate(date);
+  last = { t, r };
+  return { ...r };
+}
+
+function computeRomeDate(date: Date): RomeDate {
   const parts: Record<string, string> = {};
   for (const p of formatter.formatToParts(date)) parts[p.type] = p.value;
   // longOffset reads "GMT+01:00" (or "GMT" at offset zero, never the case in Rome).

@@ -261,6 +261,36 @@ describe("messages built by Domicilio", () => {
     assert.ok(checked > 1000, `checked ${checked} bytes`);
   });
 
+  test("changing sampled bytes of the signed content of every other type breaks its signature too", () => {
+    let seed = 12345;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed;
+    };
+    for (const { label, msg } of built) {
+      const signed = parseMime(msg.raw).parts[0]!;
+      for (let k = 0; k < 150; k++) {
+        const i = signed.start + (next() % (signed.end - signed.start));
+        const bad = Buffer.from(msg.raw);
+        bad[i] = bad[i]! ^ (1 + (next() % 255));
+        const r = readPec(bad, { trust: signerOf(label).trust });
+        assert.equal(r.signature.intact, false, `${label}: byte ${i}`);
+      }
+    }
+  });
+
+  test("changing the signature value itself breaks the signature", () => {
+    const msg = built.find((b) => b.label === "busta di trasporto")!.msg;
+    const sigPart = parseMime(msg.raw).parts[1]!;
+    const text = msg.raw.toString("latin1");
+    // The RSA signature is the last field of the CMS: its base64 sits just before the closing boundary.
+    const lastLine = text.lastIndexOf("\r\n", text.lastIndexOf("\r\n\r\n", sigPart.end) - 1) + 2;
+    const bad = Buffer.from(msg.raw);
+    bad[lastLine + 2] = bad[lastLine + 2] === 0x41 ? 0x42 : 0x41;
+    const r = readPec(bad, { trust: alfa.trust });
+    assert.equal(r.signature.intact, false, r.signature.reason ?? "");
+  });
+
   test("a message signed by a provider missing from the index is reported untrusted until it is imported", () => {
     const msg = built.find((b) => b.label === "ricevuta di presa in carico")!.msg;
     const index = ProvidersIndex.fromEntries([ownProviderEntry(alfa.ctx.provider, alfa.keys)]);
