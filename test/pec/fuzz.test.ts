@@ -12,6 +12,7 @@ import {
   buildBustaTrasporto,
   openTransaction,
 } from "../../src/pec/builders.js";
+import { buildDaticert, parseDaticert } from "../../src/pec/daticert.js";
 import { PecParseError } from "../../src/pec/errors.js";
 import { canonicalCrlf, type PecReading, readPec } from "../../src/pec/reader.js";
 import { originalMessage, SAMPLES, type TestProvider, testProvider } from "./pec-helpers.js";
@@ -209,5 +210,62 @@ describe("the PEC reader on hostile input", () => {
       }
     }
     assert.ok(intactAfterMutation < ITERATIONS, "mutations do break signatures");
+  });
+
+  test(`${ITERATIONS} mutations of daticert.xml end in a daticert or a typed error`, () => {
+    const rnd = prng(SEED + 1);
+    const int = (n: number) => Math.floor(rnd() * n);
+    const base = buildDaticert({
+      tipo: "avvenuta-consegna",
+      errore: "nessuno",
+      mittente: "mario@pec.alfa.it",
+      destinatari: [{ tipo: "certificato", indirizzo: "anna@pec.beta.it" }],
+      risposte: "mario@pec.alfa.it",
+      oggetto: "Città & <prova>",
+      gestoreEmittente: "Alfa",
+      data: { giorno: "01/01/2025", ora: "10:00:00", zona: "+0100" },
+      identificativo: "id@pec.alfa.it",
+      msgid: "<m@x>",
+      ricevuta: "completa",
+      consegna: "anna@pec.beta.it",
+      ricezione: [],
+      erroreEsteso: null,
+    });
+    const tokens = [
+      "<",
+      ">",
+      "</",
+      "/>",
+      "&",
+      "&amp;",
+      "&#x0;",
+      "&#xD800;",
+      '"',
+      "<![CDATA[",
+      "]]>",
+      "<?",
+      "<!--",
+      "<postacert>",
+      "<dati>",
+    ];
+    let parsed = 0;
+    for (let i = 0; i < ITERATIONS; i++) {
+      let x = base;
+      for (let s = 0; s < 1 + int(3); s++) {
+        const at = int(x.length + 1);
+        x =
+          int(2) === 0
+            ? x.slice(0, at) + tokens[int(tokens.length)]! + x.slice(at)
+            : x.slice(0, at) + x.slice(at + int(20));
+      }
+      try {
+        parseDaticert(x);
+        parsed++;
+      } catch (err) {
+        if (!(err instanceof PecParseError))
+          assert.fail(`seed ${SEED}, iteration ${i}: untyped ${(err as Error).stack}`);
+      }
+    }
+    assert.ok(parsed < ITERATIONS, "mutations are detected");
   });
 });
