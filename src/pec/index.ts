@@ -3,6 +3,7 @@ export * from "./builders.js";
 export * from "./daticert.js";
 export * from "./errors.js";
 export * from "./identificativo.js";
+export * from "./incoming.js";
 export * from "./non-delivery.js";
 export * from "./provider-keys.js";
 export * from "./providers-index.js";

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { buildAccettazione, openTransaction } from "../../src/pec/builders.js";
 import { ProvidersIndexError } from "../../src/pec/errors.js";
+import { assessIncoming } from "../../src/pec/incoming.js";
 import { ensureProviderKeys, ownProviderEntry } from "../../src/pec/provider-keys.js";
 import {
   importProviders,
@@ -128,6 +129,46 @@ describe("the providers' index", () => {
       assert.equal(readPec(msg.raw, { trust: index.trustStore() }).signature.trusted, true);
     } finally {
       p.cleanup();
+    }
+  });
+});
+
+describe("the incoming point's verdict", () => {
+  test("valid PEC needs an intact signature by a provider of the index and a daticert", async () => {
+    const alfa = await testProvider("Alfa PEC", "pec.alfa.it");
+    const stranger = await testProvider("Sconosciuto PEC", "pec.sconosciuto.it");
+    try {
+      const index = ProvidersIndex.fromEntries([
+        ownProviderEntry({ name: "Alfa PEC", domain: "pec.alfa.it" }, alfa.keys),
+      ]);
+      const mine = buildAccettazione(alfa.ctx, openTransaction(alfa.ctx, originalMessage()).transaction);
+      const ok = assessIncoming(mine.raw, index);
+      assert.equal(ok.valid, true, ok.reason ?? "");
+      assert.equal(ok.provider?.name, "Alfa PEC");
+
+      const theirs = buildAccettazione(
+        stranger.ctx,
+        openTransaction(stranger.ctx, originalMessage()).transaction,
+      );
+      const unknown = assessIncoming(theirs.raw, index);
+      assert.equal(unknown.valid, false);
+      assert.match(unknown.reason ?? "", /not a provider of the index/);
+
+      const text = mine.raw.toString("latin1");
+      const at = text.indexOf("Ricevuta di accettazione");
+      const broken = assessIncoming(
+        Buffer.from(`${text.slice(0, at)}X${text.slice(at + 1)}`, "latin1"),
+        index,
+      );
+      assert.equal(broken.valid, false);
+      assert.match(broken.reason ?? "", /signature broken/);
+
+      const ordinary = assessIncoming(originalMessage(), index);
+      assert.equal(ordinary.valid, false);
+      assert.match(ordinary.reason ?? "", /not a PEC message/);
+    } finally {
+      alfa.cleanup();
+      stranger.cleanup();
     }
   });
 });
