@@ -221,7 +221,8 @@ export function parseDaticert(input: Buffer | string): Daticert {
   const ricevutaNode = dati["ricevuta"];
   let ricevuta: RicevutaTipo | null = null;
   if (ricevutaNode !== undefined) {
-    const t = attr(ricevutaNode, "tipo");
+    // The DTD's default for ricevuta/@tipo is completa.
+    const t = attr(ricevutaNode, "tipo") ?? "completa";
     if (t !== "completa" && t !== "breve" && t !== "sintetica") {
       throw new PecParseError("daticert-invalid", "ricevuta tipo is not completa, breve or sintetica");
     }

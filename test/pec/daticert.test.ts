@@ -71,6 +71,17 @@ describe("daticert.xml", () => {
     assert.deepEqual(parseDaticert(xml), d);
   });
 
+  test("attributes the DTD defaults are read with their defaults when absent", () => {
+    const xml = buildDaticert(sample())
+      .replace(' errore="nessuno"', "")
+      .replace('<ricevuta tipo="completa" />', "<ricevuta/>")
+      .replace('<destinatari tipo="certificato">', "<destinatari>");
+    const d = parseDaticert(xml);
+    assert.equal(d.errore, "nessuno");
+    assert.equal(d.ricevuta, "completa");
+    assert.equal(d.destinatari[0]!.tipo, "certificato");
+  });
+
   test("an ISO-8859-1 daticert is decoded by its declaration", () => {
     const xml = buildDaticert(sample({ oggetto: "Città" })).replace(
       'encoding="UTF-8"',
