@@ -72,7 +72,7 @@ function typeOf(entity: MimeEntity): PecType | null {
 }
 
 function isSigned(e: MimeEntity): boolean {
-  return e.type === "multipart/signed" && e.parts.length >= 2;
+  return e.type === "multipart/signed" && e.parts.length >= 1;
 }
 
 /** The chain of entities from the root to the first multipart/signed, depth first. */
@@ -108,9 +108,10 @@ export function readPec(raw: Buffer, options: ReadOptions = {}): PecReading {
   let signedContent: Buffer | null = null;
   if (signedEntity) {
     const content = signedEntity.parts[0]!;
-    const sigPart = signedEntity.parts[1]!;
+    const sigPart = signedEntity.parts[1];
     signedContent = raw.subarray(content.start, content.end);
     try {
+      if (!sigPart) throw new PecParseError("mime-truncated", "multipart/signed without its signature part");
       const p7s = decodeBody(raw, sigPart);
       const canonical = canonicalCrlf(signedContent);
       const candidates = canonical === signedContent ? [signedContent] : [canonical, signedContent];
