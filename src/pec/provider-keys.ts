@@ -5,6 +5,7 @@
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { domainToASCII } from "node:url";
 // @peculiar/x509 resolves its ASN.1 schemas through tsyringe, which needs the Reflect metadata polyfill.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
@@ -135,7 +136,8 @@ export async function ensureProviderKeys(
       "sign",
       "verify",
     ])) as webcrypto.CryptoKeyPair;
-    const address = `posta-certificata@${provider.domain}`;
+    // rfc822Name is an IA5String (RFC 5280 §4.2.1.6): an internationalised domain goes in as punycode.
+    const address = `posta-certificata@${domainToASCII(provider.domain) || provider.domain}`;
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
       subject: `CN=${dnValue(address)}, O=${org}`,
