@@ -145,7 +145,16 @@ export function readPec(raw: Buffer, options: ReadOptions = {}): PecReading {
   const pEntity =
     findEntity(scope, (e) => e.type === "message/rfc822" && filename(e)?.toLowerCase() === "postacert.eml") ??
     findEntity(scope, (e) => e !== scope && e.type === "message/rfc822");
-  const original = pEntity ? decodeBody(raw, pEntity) : null;
+  let original: Buffer | null = null;
+  let originalError: string | null = null;
+  if (pEntity) {
+    try {
+      original = decodeBody(raw, pEntity);
+    } catch (err) {
+      if (!(err instanceof PecParseError)) throw err;
+      originalError = `postacert.eml unreadable: ${err.message}`;
+    }
+  }
 
   // The headers that describe the message are those of the signed entity's parent when it was wrapped.
   const described = path && path.length >= 2 ? path[path.length - 2]! : root;
@@ -163,6 +172,7 @@ export function readPec(raw: Buffer, options: ReadOptions = {}): PecReading {
     warnings.push(`header says ${pec}, daticert says ${daticert.tipo}`);
   }
   if (signedEntity?.truncated) warnings.push("the signed part is truncated");
+  if (originalError) warnings.push(originalError);
   const isBusta = pec === "posta-certificata" || pec === "errore";
   return {
     pec,
