@@ -2,7 +2,9 @@
 // copied from the same Dovecot by Domicilio (`domicilio migrate`, IMAP → store) and by mbsync (Debian's
 // isync, IMAP → IMAP into a second account of that Dovecot), one after the other in one run. Figures:
 // messages/s, MB/s, peak memory (VmHWM of the process), and the ratio Domicilio / mbsync.
-// Our bar is Dovecot's own migrator (dsync over imapc, about 5× imapsync) with flat memory.
+// Our bar is Dovecot's own migrator (dsync over imapc, about 5× imapsync) with flat memory: it is
+// measured in the same run too (`doveadm backup -R` into a third account). Peak memory is the largest
+// resident size of the process tree, sampled every 20 ms.
 // BENCH_MIGRATE_SCALE scales the box (default 1).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,7 +26,25 @@ interface Measured {
   stderr: string;
 }
 
-/** Runs a command, sampling its peak resident memory (VmHWM) until it exits. */
+/** Resident memory of a process and all its descendants (runuser → doveadm → its helpers), in MB. */
+function treeRssMb(pid: number): number {
+  let kb = 0;
+  const walk = (p: number) => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+      if (m) kb += Number(m[1]);
+      for (const c of readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/)) {
+        if (c) walk(Number(c));
+      }
+    } catch {
+      // gone
+    }
+  };
+  walk(pid);
+  return kb / 1024;
+}
+
+/** Runs a command, sampling the peak resident memory of it and its children until it exits. */
 function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
   const started = performance.now();
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
@@ -38,12 +58,7 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Prom
   });
   let peak = 0;
   const sample = () => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
-      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-    } catch {
-      // exited
-    }
+    peak = Math.max(peak, treeRssMb(child.pid!));
   };
   const timer = setInterval(sample, 20);
   return new Promise((resolve) => {
@@ -72,7 +87,7 @@ async function countMessages(host: string, port: number, user: string, pass: str
 }
 
 export default async function run(): Promise<void> {
-  const dc = await startDovecot({ users: ["src", "dst"], tls: false, fsync: "optimized" });
+  const dc = await startDovecot({ users: ["src", "dst", "dsync"], tls: false, fsync: "optimized" });
   const work = mkdtempSync(join(tmpdir(), "domicilio-bench-migrate-"));
   try {
     const corpus = await writeCorpus(dc.maildir("src"), { scale: SCALE });
@@ -163,6 +178,30 @@ SyncState ${state}/
     if (theirs.status !== 0) throw new Error(`mbsync failed: ${theirs.stderr}`);
     const theirCount = await countMessages(dc.host, dc.port, "dst", dc.password);
 
+    // Dovecot's own migrator: dsync pulling over imapc (doveadm backup -R), the bar we aim at.
+    const [dcmd, dargs] = dc.doveadmCommand([
+      "-o",
+      `imapc_host=${dc.host}`,
+      "-o",
+      `imapc_port=${dc.port}`,
+      "-o",
+      "imapc_user=src",
+      "-o",
+      `imapc_password=${dc.password}`,
+      "-o",
+      "imapc_features=rfc822.size fetch-headers",
+      "-o",
+      "mail_prefetch_count=20",
+      "backup",
+      "-R",
+      "-u",
+      "dsync",
+      "imapc:",
+    ]);
+    const dsync = await measure(dcmd, dargs);
+    if (dsync.status !== 0) throw new Error(`doveadm backup failed: ${dsync.stderr}`);
+    const dsyncCount = await countMessages(dc.host, dc.port, "dsync", dc.password);
+
     const row = (tool: string, n: number, m: Measured): Row => ({
       tool,
       messages: n,
@@ -175,13 +214,23 @@ SyncState ${state}/
     const rows: Row[] = [
       row("domicilio migrate (IMAP → store)", report.totals.copied, ours),
       row("mbsync 1.4 (IMAP → IMAP)", theirCount, theirs),
+      row("dovecot dsync over imapc (IMAP → Maildir)", dsyncCount, dsync),
       {
-        tool: "ratio domicilio / mbsync (speed)",
+        tool: "speed ratio domicilio / mbsync",
         messages: "",
         MB: "",
         seconds: "",
         "msg/s": Number((theirs.seconds / ours.seconds).toFixed(2)),
         "MB/s": Number((theirs.seconds / ours.seconds).toFixed(2)),
+        "peak RSS MB": "",
+      },
+      {
+        tool: "speed ratio domicilio / dsync",
+        messages: "",
+        MB: "",
+        seconds: "",
+        "msg/s": Number((dsync.seconds / ours.seconds).toFixed(2)),
+        "MB/s": Number((dsync.seconds / ours.seconds).toFixed(2)),
         "peak RSS MB": "",
       },
       {
@@ -203,7 +252,9 @@ SyncState ${state}/
       corpus: { messages: corpus.messages, bytes: corpus.bytes, folders: corpus.folders.length },
       domicilio: { ...rows[0], engineSeconds: report.seconds },
       mbsync: rows[1],
+      dsync: rows[2],
       ratio: theirs.seconds / ours.seconds,
+      ratioDsync: dsync.seconds / ours.seconds,
       resync: {
         seconds: resync.seconds,
         engineSeconds: resyncReport.seconds,

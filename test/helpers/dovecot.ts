@@ -61,6 +61,8 @@ export interface Dovecot {
   /** Gives the instance directory to the user Dovecot runs as (after writing Maildir files as root). */
   fixOwnership(): Promise<void>;
   doveadm(args: string[]): Promise<string>;
+  /** The command line that runs doveadm against this instance (as the right user), for spawning. */
+  doveadmCommand(args: string[]): [string, string[]];
   stop(): Promise<void>;
 }
 
@@ -251,6 +253,7 @@ service imap {
       const { stdout } = await execFileP(c, ar, { maxBuffer: 64 * 1024 * 1024 });
       return stdout;
     },
+    doveadmCommand: (a) => asUser("/usr/bin/doveadm", ["-c", confPath, ...a]),
     stop: async () => {
       if (stopped) return;
       stopped = true;
