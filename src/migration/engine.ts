@@ -93,7 +93,7 @@ export interface MigrationOptions {
   ledger: Ledger;
   /** Propagate deletions at the source to the box (off by default: nothing is ever lost by a re-run). */
   mirror?: boolean;
-  /** Parallel source connections for copying (plus one for planning). Default 3. */
+  /** Parallel connections to the source (the planning one included). Default 4. */
   connections?: number;
   /** Messages and bytes per store transaction. */
   batchMessages?: number;
@@ -177,7 +177,7 @@ async function connectSource(ep: ImapEndpoint): Promise<ImapFlow> {
 export async function runMigration(o: MigrationOptions): Promise<MigrationReport> {
   const started = performance.now();
   const emit = (e: MigrationEvent) => o.onEvent?.(e);
-  const connections = Math.max(1, o.connections ?? 3);
+  const connections = Math.max(1, o.connections ?? 4);
   const batchMessages = o.batchMessages ?? 100;
   const batchBytes = o.batchBytes ?? 8 * 1024 * 1024;
   const fetchChunk = o.fetchChunk ?? 250;
@@ -360,232 +360,282 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     let bytesDone = 0;
     const progress = (folder: string) =>
       emit({ type: "progress", folder, messagesDone, messagesTotal, bytesDone, bytesTotal });
-
-    const queue = [...groups.values()].sort((a, b) => b.bytes - a.bytes);
     let fatal: unknown = null;
 
-    const copyFolder = async (conn: { src: ImapFlow }, ts: TargetSession, g: GroupWork, w: FolderWork) => {
-      const fr = w.report;
-      // Flags changed at the source since the last run: replace them on the target, grouped by value.
-      const byFlags = new Map<string, { uids: number[]; targetUids: number[]; flags: string[] }>();
-      for (const c of w.flagChanges) {
-        const k = flagsKey(c.flags);
-        const e = byFlags.get(k) ?? { uids: [], targetUids: [], flags: c.flags };
-        e.uids.push(c.uid);
-        e.targetUids.push(c.targetUid);
-        byFlags.set(k, e);
+    // Flags changed at the source since the last run (replaced on the target, grouped by value), and,
+    // with --mirror, deletions. Cheap metadata operations, done before the bodies.
+    for (const g of groups.values()) {
+      for (const w of g.folders) {
+        const byFlags = new Map<string, { uids: number[]; targetUids: number[]; flags: string[] }>();
+        for (const c of w.flagChanges) {
+          const k = flagsKey(c.flags);
+          const e = byFlags.get(k) ?? { uids: [], targetUids: [], flags: c.flags };
+          e.uids.push(c.uid);
+          e.targetUids.push(c.targetUid);
+          byFlags.set(k, e);
+        }
+        for (const [k, e] of byFlags) {
+          await prepSession.setFlags(g.targetName, e.targetUids, e.flags);
+          await o.ledger.setFlags(
+            w.plan.source,
+            w.uidValidity,
+            e.uids.map((uid) => ({ uid, flags: k })),
+          );
+          for (const uid of e.uids) w.rows.get(uid)!.flags = k;
+          report.stats.flagsUpdated += e.uids.length;
+        }
+        if (o.mirror && w.gone.length) {
+          await prepSession.remove(
+            g.targetName,
+            w.gone.map((r) => r.targetUid),
+          );
+          await o.ledger.deleteRows(w.plan.source, {
+            uidValidity: w.uidValidity,
+            uids: w.gone.map((r) => r.uid),
+          });
+          report.stats.removed += w.gone.length;
+        }
       }
-      for (const [k, e] of byFlags) {
-        await ts.setFlags(g.targetName, e.targetUids, e.flags);
-        await o.ledger.setFlags(
-          w.plan.source,
-          w.uidValidity,
-          e.uids.map((uid) => ({ uid, flags: k })),
-        );
-        for (const uid of e.uids) w.rows.get(uid)!.flags = k;
-        report.stats.flagsUpdated += e.uids.length;
-      }
-      if (o.mirror && w.gone.length) {
-        await ts.remove(
-          g.targetName,
-          w.gone.map((r) => r.targetUid),
-        );
-        await o.ledger.deleteRows(w.plan.source, {
-          uidValidity: w.uidValidity,
-          uids: w.gone.map((r) => r.uid),
-        });
-        report.stats.removed += w.gone.length;
-      }
-      if (w.missing.length === 0) return;
+    }
 
+    // The missing messages in chunks (by count and by the sizes the scan reported), largest folders
+    // first. Several connections fetch chunks at once — several of the same folder too — but a folder's
+    // chunks are committed in UID order, so the box keeps the source's order.
+    interface Chunk {
+      g: GroupWork;
+      w: FolderWork;
+      uids: number[];
+      /** Resolves when the previous chunk of the same folder is committed (or abandoned). */
+      previous: Promise<void>;
+      done: () => void;
+    }
+    const chunks: Chunk[] = [];
+    for (const g of [...groups.values()].sort((a, b) => b.bytes - a.bytes)) {
+      for (const w of g.folders) {
+        let previous: Promise<void> = Promise.resolve();
+        let cur: number[] = [];
+        let bytes = 0;
+        const push = () => {
+          let done!: () => void;
+          const committed = new Promise<void>((r) => {
+            done = r;
+          });
+          chunks.push({ g, w, uids: cur, previous, done });
+          previous = committed;
+          cur = [];
+          bytes = 0;
+        };
+        for (const uid of [...w.missing].sort((a, b) => a - b)) {
+          cur.push(uid);
+          bytes += w.scan.get(uid)?.size ?? 0;
+          if (cur.length >= batchMessages || bytes >= batchBytes) push();
+        }
+        if (cur.length) push();
+      }
+    }
+
+    interface Fetched {
+      uid: number;
+      hash: string;
+      item: AppendItem;
+      /** Set when an unclaimed target message with the same bytes is there already (ledger.ts). */
+      claimTargetUid?: number;
+    }
+
+    const worker = async (first: ImapFlow | null) => {
+      let conn: { src: ImapFlow } | null = first ? { src: first } : null;
+      let ts: TargetSession | null = null;
       let lock: { release(): void } | null = null;
-      const openFolder = async () => {
-        lock = await conn.src.getMailboxLock(w.plan.source, { readOnly: true });
-        const box = conn.src.mailbox;
+      let selected: FolderWork | null = null;
+      const release = () => {
+        try {
+          lock?.release();
+        } catch {
+          // connection gone
+        }
+        lock = null;
+        selected = null;
+      };
+      const select = async (w: FolderWork) => {
+        if (selected === w) return;
+        release();
+        lock = await conn!.src.getMailboxLock(w.plan.source, { readOnly: true });
+        const box = conn!.src.mailbox;
         if (!box || Number(box.uidValidity) !== w.uidValidity) {
           throw new MigrationError(
             "SOURCE_CHANGED",
             `UIDVALIDITY di ${w.plan.source} cambiata durante la copia`,
           );
         }
+        selected = w;
       };
-      // A server that drops the connection on a message it cannot read (Dovecot does) costs us one
+      // A server that drops the connection on a message it cannot read (Dovecot does) costs one
       // reconnection, not the copy.
-      const reconnect = async () => {
-        try {
-          lock?.release();
-        } catch {
-          // connection already gone
-        }
-        lock = null;
-        conn.src.close();
-        conn.src = await connectSource(source);
-        clients.push(conn.src);
+      const reconnect = async (w: FolderWork) => {
+        release();
+        conn!.src.close();
+        conn!.src = await connectSource(source);
+        clients.push(conn!.src);
         report.stats.connections++;
-        await openFolder();
+        await select(w);
       };
-      try {
-        try {
-          await openFolder();
-        } catch (err) {
-          if (!(err instanceof MigrationError && err.code === "SOURCE_CHANGED")) throw err;
-          fr.failed += w.missing.length;
-          addError(fr, "UIDVALIDITY della cartella cambiata durante la copia: rilancia la copia");
-          return;
-        }
-        let pending: { uid: number; hash: string; item: AppendItem }[] = [];
-        let pendingBytes = 0;
-        let claims: LedgerRow[] = [];
-        let inflight: Promise<void> = Promise.resolve();
-        let appendError: unknown = null;
 
-        const commit = async (batch: typeof pending, claimRows: LedgerRow[]) => {
-          let rows = claimRows;
-          if (batch.length) {
-            const res = await ts.append(
-              g.targetName,
-              batch.map((b) => b.item),
-            );
-            rows = rows.concat(
-              batch.map((b, i) => ({
-                folder: w.plan.source,
-                uidValidity: w.uidValidity,
-                uid: b.uid,
-                hash: b.hash,
-                size: b.item.bytes.length,
-                flags: flagsKey(b.item.flags),
-                targetFolder: g.targetName,
-                targetUidValidity: res.uidValidity,
-                targetUid: res.uids[i]!,
-              })),
-            );
-          }
-          // After the target committed (ledger.ts: a crash here leaves an orphan the next run claims).
-          await o.ledger.insert(rows);
-          for (const r of rows) w.rows.set(r.uid, r);
-          const n = batch.length;
-          const b = batch.reduce((s, x) => s + x.item.bytes.length, 0);
-          fr.copied += n;
-          report.totals.bytes += b;
-          messagesDone += n;
-          bytesDone += b;
-          progress(fr.source);
-        };
-        const flush = async () => {
-          await inflight;
-          if (appendError) throw appendError;
-          const batch = pending;
-          const claimRows = claims;
-          pending = [];
-          claims = [];
-          pendingBytes = 0;
-          inflight = commit(batch, claimRows).catch((err) => {
-            appendError = err;
-          });
-        };
-
-        const accept = async (m: {
+      const fetchChunk = async (c: Chunk): Promise<Fetched[]> => {
+        const { w, g } = c;
+        const fr = w.report;
+        const out: Fetched[] = [];
+        const received = new Set<number>();
+        const accept = (m: {
           uid: number;
           source?: Buffer;
           flags?: Set<string>;
           internalDate?: Date | string;
         }) => {
           const bytes = m.source!;
-          const hash = sha256(bytes);
+          received.add(m.uid);
           report.stats.bodiesFetched++;
           report.stats.bytesFetched += bytes.length;
+          const hash = sha256(bytes);
           const flags = cleanFlags(m.flags ?? w.scan.get(m.uid)?.flags);
-          const pool = g.orphans.get(hash);
-          if (pool && pool.length > 0) {
-            // Already in the box from a run that was killed before its ledger commit: claim, do not copy.
-            const targetUid = pool.shift()!;
-            await ts.setFlags(g.targetName, [targetUid], flags);
-            claims.push({
-              folder: w.plan.source,
-              uidValidity: w.uidValidity,
-              uid: m.uid,
-              hash,
-              size: bytes.length,
-              flags: flagsKey(flags),
-              targetFolder: g.targetName,
-              targetUidValidity: g.targetUidValidity,
-              targetUid,
-            });
-            fr.alreadyPresent++;
-            messagesDone++;
-            bytesDone += bytes.length;
-            return;
-          }
-          pending.push({
+          const f: Fetched = {
             uid: m.uid,
             hash,
             item: { bytes, flags, internalDate: new Date(m.internalDate ?? Date.now()) },
-          });
-          pendingBytes += bytes.length;
-          if (pending.length >= batchMessages || pendingBytes >= batchBytes) await flush();
+          };
+          const pool = g.orphans.get(hash);
+          if (pool && pool.length > 0) f.claimTargetUid = pool.shift()!;
+          out.push(f);
         };
-
-        for (let i = 0; i < w.missing.length; i += fetchChunk) {
-          if (fatal) return;
-          const chunk = w.missing.slice(i, i + fetchChunk);
-          const received = new Set<number>();
+        try {
+          for await (const m of conn!.src.fetch(
+            uidSet(c.uids),
+            { uid: true, flags: true, internalDate: true, source: true },
+            { uid: true },
+          )) {
+            if (!received.has(m.uid) && m.source) accept(m);
+          }
+        } catch (err) {
+          if (err instanceof MigrationError) throw err;
+          // Whatever the batch did not deliver is asked for one by one below.
+          if (!conn!.src.usable) await reconnect(w);
+        }
+        // One broken message must not stop the rest: ask for each missing one alone; what still fails
+        // is reported per message and the copy goes on.
+        for (const uid of c.uids) {
+          if (received.has(uid)) continue;
+          let reason = "il server non ha restituito il messaggio";
           try {
-            for await (const m of conn.src.fetch(
-              uidSet(chunk),
+            const m = await conn!.src.fetchOne(
+              String(uid),
               { uid: true, flags: true, internalDate: true, source: true },
               { uid: true },
-            )) {
-              if (received.has(m.uid) || !m.source) continue;
-              received.add(m.uid);
-              await accept(m);
+            );
+            if (m !== false && m.source) {
+              accept(m);
+              continue;
             }
           } catch (err) {
-            if (err instanceof MigrationError || appendError) throw appendError ?? err;
-            // Whatever the batch did not deliver is asked for one by one below.
-            void err;
-            if (!conn.src.usable) await reconnect();
+            reason = `il server non riesce a leggere il messaggio (${(err as Error).message ?? err})`;
+            if (!conn!.src.usable) await reconnect(w);
           }
-          // Messages the server did not serve in the batch: ask for each alone, so one broken message
-          // cannot stop the rest; what still fails is reported per message and the copy goes on.
-          for (const uid of chunk) {
-            if (received.has(uid)) continue;
-            let reason = "il server non ha restituito il messaggio";
-            try {
-              const m = await conn.src.fetchOne(
-                String(uid),
-                { uid: true, flags: true, internalDate: true, source: true },
-                { uid: true },
-              );
-              if (m !== false && m.source) {
-                received.add(uid);
-                await accept(m);
-                continue;
-              }
-            } catch (err) {
-              if (appendError) throw appendError;
-              reason = `il server non riesce a leggere il messaggio (${(err as Error).message ?? err})`;
-              if (!conn.src.usable) await reconnect();
+          fr.failed++;
+          messagesDone++;
+          addError(fr, `UID ${uid}: ${reason}`);
+          emit({ type: "message-failed", folder: fr.source, uid, reason });
+        }
+        out.sort((a, b) => a.uid - b.uid);
+        return out;
+      };
+
+      const commit = async (c: Chunk, fetched: Fetched[]) => {
+        const { w, g } = c;
+        const fr = w.report;
+        const toAppend = fetched.filter((f) => f.claimTargetUid === undefined);
+        const claimed = fetched.filter((f) => f.claimTargetUid !== undefined);
+        const row = (f: Fetched, targetUidValidity: number, targetUid: number): LedgerRow => ({
+          folder: w.plan.source,
+          uidValidity: w.uidValidity,
+          uid: f.uid,
+          hash: f.hash,
+          size: f.item.bytes.length,
+          flags: flagsKey(f.item.flags),
+          targetFolder: g.targetName,
+          targetUidValidity,
+          targetUid,
+        });
+        const rows: LedgerRow[] = [];
+        for (const f of claimed) {
+          // Already in the box from a run killed before its ledger commit: claim it, do not copy again.
+          await ts!.setFlags(g.targetName, [f.claimTargetUid!], f.item.flags);
+          rows.push(row(f, g.targetUidValidity, f.claimTargetUid!));
+        }
+        if (toAppend.length) {
+          const res = await ts!.append(
+            g.targetName,
+            toAppend.map((f) => f.item),
+          );
+          toAppend.forEach((f, i) => {
+            rows.push(row(f, res.uidValidity, res.uids[i]!));
+          });
+        }
+        // After the target committed (ledger.ts: a crash here leaves orphans the next run claims).
+        await o.ledger.insert(rows);
+        for (const r of rows) w.rows.set(r.uid, r);
+        const b = fetched.reduce((s, f) => s + f.item.bytes.length, 0);
+        fr.copied += toAppend.length;
+        fr.alreadyPresent += claimed.length;
+        report.totals.bytes += toAppend.reduce((s, f) => s + f.item.bytes.length, 0);
+        messagesDone += fetched.length;
+        bytesDone += b;
+        progress(fr.source);
+      };
+
+      try {
+        while (!fatal) {
+          const c = chunks.shift();
+          if (!c) break;
+          try {
+            if (!conn) {
+              conn = { src: await connectSource(source) };
+              clients.push(conn.src);
+              report.stats.connections++;
             }
-            fr.failed++;
-            messagesDone++;
-            addError(fr, `UID ${uid}: ${reason}`);
-            emit({ type: "message-failed", folder: fr.source, uid, reason });
+            if (!ts) {
+              ts = await o.target.session();
+              sessions.push(ts);
+            }
+            let fetched: Fetched[] = [];
+            try {
+              await select(c.w);
+              fetched = await fetchChunk(c);
+            } catch (err) {
+              if (!(err instanceof MigrationError && err.code === "SOURCE_CHANGED")) throw err;
+              c.w.report.failed += c.uids.length;
+              messagesDone += c.uids.length;
+              addError(c.w.report, "UIDVALIDITY della cartella cambiata durante la copia: rilancia la copia");
+            }
+            await c.previous;
+            if (fatal) break;
+            if (fetched.length) await commit(c, fetched);
+          } catch (err) {
+            fatal ??= err;
+          } finally {
+            c.done();
           }
         }
-        await flush();
-        await inflight;
-        if (appendError) throw appendError;
       } finally {
-        try {
-          (lock as { release(): void } | null)?.release();
-        } catch {
-          // connection gone
-        }
+        release();
       }
     };
+    const parallel = Math.max(1, Math.min(connections, chunks.length));
+    await Promise.all(Array.from({ length: parallel }, (_, i) => worker(i === 0 ? control : null)));
+    // Chunks nobody took after a fatal error must not leave waiters behind.
+    for (const c of chunks) c.done();
+    if (fatal) throw fatal;
 
-    const verifyGroup = async (ts: TargetSession, g: GroupWork) => {
-      const tstate = await ts.listFolder(g.targetName);
+    // ---- Verifica ---------------------------------------------------------------------------------
+    for (const g of groups.values()) {
+      const tstate = await prepSession.listFolder(g.targetName);
       const tByUid = new Map((tstate?.messages ?? []).map((m) => [m.uid, m]));
       for (const w of g.folders) {
         const fr = w.report;
@@ -610,35 +660,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         fr.verified = ok;
         emit({ type: "folder", report: fr });
       }
-    };
-
-    const worker = async () => {
-      let conn: { src: ImapFlow } | null = null;
-      let ts: TargetSession | null = null;
-      while (queue.length && !fatal) {
-        const g = queue.shift()!;
-        try {
-          const needsSource = g.folders.some((w) => w.missing.length > 0);
-          if (needsSource && !conn) {
-            conn = { src: await connectSource(source) };
-            clients.push(conn.src);
-            report.stats.connections++;
-          }
-          if (!ts) {
-            ts = await o.target.session();
-            sessions.push(ts);
-          }
-          for (const w of g.folders) await copyFolder(conn ?? { src: control }, ts, g, w);
-          await verifyGroup(ts, g);
-        } catch (err) {
-          fatal ??= err;
-        }
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(connections, Math.max(1, queue.length)) }, () => worker()),
-    );
-    if (fatal) throw fatal;
+    }
 
     // Folders with nothing to verify (not selectable, skipped) count as verified.
     for (const fr of report.folders) {

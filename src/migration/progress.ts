@@ -3,8 +3,25 @@
 import cliProgress from "cli-progress";
 import type { MigrationEvent, MigrationReport } from "./engine.js";
 
-export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): (e: MigrationEvent) => void {
+/**
+ * `bar`: a progress bar (terminals only); `lines`: one line per committed batch, for logs and for tests
+ * that act at a given point of the copy (`progress DONE/TOTAL messages BYTES/TOTAL bytes FOLDER`).
+ */
+export function terminalProgress(
+  stream: NodeJS.WriteStream = process.stderr,
+  mode: "bar" | "lines" = "bar",
+): (e: MigrationEvent) => void {
   const tty = stream.isTTY === true;
+  if (mode === "lines") {
+    return (e) => {
+      if (e.type === "state") stream.write(`state ${e.state}${e.error ? ` ${e.error.code}` : ""}\n`);
+      else if (e.type === "progress") {
+        stream.write(
+          `progress ${e.messagesDone}/${e.messagesTotal} messages ${e.bytesDone}/${e.bytesTotal} bytes ${e.folder}\n`,
+        );
+      } else if (e.type === "message-failed") stream.write(`failed ${e.folder} ${e.uid} ${e.reason}\n`);
+    };
+  }
   let bar: cliProgress.SingleBar | null = null;
   const mb = (n: number) => (n / 1e6).toFixed(1);
   return (e) => {

@@ -94,10 +94,18 @@ export interface MigrateResult {
   json: any;
 }
 
-/** Runs `domicilio migrate … --json` as a user would; `killAfterMs` sends SIGKILL at that moment. */
+/**
+ * Runs `domicilio migrate … --json` as a user would. `killAfterMs` sends SIGKILL at that moment;
+ * `killAtProgress: { lines, thenMs }` sends it `thenMs` after the n-th `progress` line (`--progress lines`),
+ * i.e. at a chosen point of the copy whatever the machine's speed.
+ */
 export function migrate(
   args: { dataDir: string; from: string; to?: string; password?: string; extra?: string[] },
-  options: { killAfterMs?: number; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    killAfterMs?: number;
+    killAtProgress?: { lines: number; thenMs: number };
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<MigrateResult> {
   const child = spawn(
     process.execPath,
@@ -123,8 +131,16 @@ export function migrate(
   child.stdout.on("data", (d) => {
     stdout += d;
   });
+  let progressLines = 0;
   child.stderr.on("data", (d) => {
     stderr += d;
+    const kill = options.killAtProgress;
+    if (!kill) return;
+    const before = progressLines;
+    progressLines = (stderr.match(/^progress /gm) ?? []).length;
+    if (before < kill.lines && progressLines >= kill.lines) {
+      setTimeout(() => child.kill("SIGKILL"), kill.thenMs);
+    }
   });
   const timer =
     options.killAfterMs !== undefined ? setTimeout(() => child.kill("SIGKILL"), options.killAfterMs) : null;

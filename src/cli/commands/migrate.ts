@@ -26,6 +26,7 @@ interface MigrateOptions {
   mirror?: boolean;
   connections?: string;
   batch?: string;
+  progress?: string;
 }
 
 async function askPassword(prompt: string): Promise<string> {
@@ -63,8 +64,9 @@ export function registerMigrate(program: Command): void {
     .option("--insecure-tls", "accept a self-signed certificate on the old server")
     .option("--json", "print the report as one JSON object")
     .option("--mirror", "also delete here what was deleted in the old box since the last run")
-    .option("--connections <n>", "parallel connections to the old server", "3")
+    .option("--connections <n>", "parallel connections to the old server", "4")
     .option("--batch <n>", "messages per transaction in the box", "100")
+    .option("--progress <mode>", "bar (on a terminal), lines (one per batch, on stderr) or none")
     .action(async (opts: MigrateOptions) => {
       const fail = (err: MigrationError) => {
         if (opts.json) {
@@ -116,6 +118,7 @@ export function registerMigrate(program: Command): void {
           target = new StoreTarget(store, opts.to.trim().toLowerCase());
         }
         const source = { ...src, password, insecureTls: opts.insecureTls === true };
+        const progressMode = (opts.progress ?? (opts.json ? "none" : "bar")) as "bar" | "lines" | "none";
         // The ledger lives in the store's own database (a second connection to it).
         const ledger = await Ledger.open(db, {
           source: `${src.user.toLowerCase()}@${src.host}:${src.port}`,
@@ -126,9 +129,9 @@ export function registerMigrate(program: Command): void {
           target,
           ledger,
           mirror: opts.mirror === true,
-          connections: Number(opts.connections ?? 3) || 3,
+          connections: Number(opts.connections ?? 4) || 4,
           batchMessages: Number(opts.batch ?? 100) || 100,
-          ...(opts.json ? {} : { onEvent: terminalProgress() }),
+          ...(progressMode === "none" ? {} : { onEvent: terminalProgress(process.stderr, progressMode) }),
         });
         if (opts.json) console.log(JSON.stringify(reportJson(report)));
         else console.log(formatReport(report));
