@@ -87,10 +87,12 @@ async function countMessages(host: string, port: number, user: string, pass: str
 }
 
 export default async function run(): Promise<void> {
-  const dc = await startDovecot({ users: ["src", "dst", "dsync"], tls: false, fsync: "optimized" });
+  const dc = await startDovecot({ users: ["src", "dst", "dsync", "small"], tls: false, fsync: "optimized" });
   const work = mkdtempSync(join(tmpdir(), "domicilio-bench-migrate-"));
   try {
     const corpus = await writeCorpus(dc.maildir("src"), { scale: SCALE });
+    // A quarter of the box, other seed: peak memory should not grow with the size of the box.
+    const small = await writeCorpus(dc.maildir("small"), { scale: SCALE / 4, seed: 7 });
     await dc.fixOwnership();
     const mb = corpus.bytes / 1e6;
     console.log(`box: ${corpus.messages} messages, ${mb.toFixed(1)} MB in ${corpus.folders.length} folders`);
@@ -133,6 +135,23 @@ export default async function run(): Promise<void> {
     if (ours.status !== 0 || !report.verified)
       throw new Error(`domicilio migrate failed: ${ours.stderr}${ours.stdout.slice(0, 500)}`);
     const resync = await measure(process.execPath, [bin, ...args], env);
+    const smallArgs = [
+      "migrate",
+      "--data",
+      data,
+      "--to",
+      "small@pec.example.it",
+      "--from",
+      dc.url("small"),
+      "--json",
+    ];
+    if (
+      runCli(["mailbox", "add", "small@pec.example.it", "--data", data, "--password", "x", "--active"])
+        .status !== 0
+    )
+      throw new Error("mailbox add small failed");
+    const quarter = await measure(process.execPath, [bin, ...smallArgs], env);
+    if (quarter.status !== 0) throw new Error(`small migrate failed: ${quarter.stderr}`);
     const resyncReport = JSON.parse(resync.stdout.trim().split("\n").pop() ?? "{}");
 
     // mbsync: IMAP → IMAP into another account of the same Dovecot (the Debian isync package).
@@ -232,6 +251,15 @@ SyncState ${state}/
         "msg/s": Number((dsync.seconds / ours.seconds).toFixed(2)),
         "MB/s": Number((dsync.seconds / ours.seconds).toFixed(2)),
         "peak RSS MB": "",
+      },
+      {
+        tool: `domicilio, a box 1/4 the size (${(small.bytes / 1e6).toFixed(0)} MB)`,
+        messages: small.messages,
+        MB: Number((small.bytes / 1e6).toFixed(1)),
+        seconds: Number(quarter.seconds.toFixed(2)),
+        "msg/s": Math.round(small.messages / quarter.seconds),
+        "MB/s": Number((small.bytes / 1e6 / quarter.seconds).toFixed(1)),
+        "peak RSS MB": Math.round(quarter.peakRssMb),
       },
       {
         tool: "domicilio re-run, nothing new",

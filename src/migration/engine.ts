@@ -179,7 +179,9 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   const emit = (e: MigrationEvent) => o.onEvent?.(e);
   const connections = Math.max(1, o.connections ?? 4);
   const batchMessages = o.batchMessages ?? 100;
-  const batchBytes = o.batchBytes ?? 8 * 1024 * 1024;
+  // Small enough that memory stays flat (a few chunks in flight per connection), large enough that a
+  // transaction carries many messages.
+  const batchBytes = o.batchBytes ?? 4 * 1024 * 1024;
   const fetchChunk = o.fetchChunk ?? 250;
   const report: MigrationReport = {
     folders: [],
