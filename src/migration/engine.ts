@@ -95,11 +95,9 @@ export interface MigrationOptions {
   mirror?: boolean;
   /** Parallel connections to the source (the planning one included). Default 4. */
   connections?: number;
-  /** Messages and bytes per store transaction. */
+  /** Messages and bytes per chunk: one UID FETCH, one store transaction. */
   batchMessages?: number;
   batchBytes?: number;
-  /** UIDs per FETCH command. */
-  fetchChunk?: number;
   onEvent?: (e: MigrationEvent) => void;
 }
 
@@ -182,7 +180,6 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   // Small enough that memory stays flat (a few chunks in flight per connection), large enough that a
   // transaction carries many messages.
   const batchBytes = o.batchBytes ?? 4 * 1024 * 1024;
-  const fetchChunk = o.fetchChunk ?? 250;
   const report: MigrationReport = {
     folders: [],
     totals: { sourceMessages: 0, copied: 0, alreadyPresent: 0, failed: 0, bytes: 0 },
