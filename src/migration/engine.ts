@@ -244,7 +244,16 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       if (p.skipped) fr.skipped = p.skipped;
       report.folders.push(fr);
       if (p.skipped || !p.selectable) continue;
-      const lock = await control.getMailboxLock(p.source, { readOnly: true });
+      let lock: Awaited<ReturnType<ImapFlow["getMailboxLock"]>>;
+      try {
+        lock = await control.getMailboxLock(p.source, { readOnly: true });
+      } catch (err) {
+        // A folder the server lists but refuses to open: reported, the others are copied.
+        if (!control.usable) throw err;
+        fr.verified = false;
+        addError(fr, `la cartella non si apre sul vecchio server: ${(err as Error).message ?? err}`);
+        continue;
+      }
       const scan = new Map<number, ScannedMessage>();
       let uidValidity = 0;
       try {
