@@ -503,14 +503,16 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           received.add(m.uid);
           report.stats.bodiesFetched++;
           report.stats.bytesFetched += bytes.length;
-          const hash = sha256(bytes);
+          // A store names what it keeps by the sha-256 of the bytes and tells us; hash here only when
+          // the target does not, or when unclaimed messages of the box must be matched by content.
+          const hash = o.target.hashesContent && g.orphans.size === 0 ? "" : sha256(bytes);
           const flags = cleanFlags(m.flags ?? w.scan.get(m.uid)?.flags);
           const f: Fetched = {
             uid: m.uid,
             hash,
             item: { bytes, flags, internalDate: new Date(m.internalDate ?? Date.now()) },
           };
-          const pool = g.orphans.get(hash);
+          const pool = hash ? g.orphans.get(hash) : undefined;
           if (pool && pool.length > 0) f.claimTargetUid = pool.shift()!;
           out.push(f);
         };
@@ -560,11 +562,11 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         const fr = w.report;
         const toAppend = fetched.filter((f) => f.claimTargetUid === undefined);
         const claimed = fetched.filter((f) => f.claimTargetUid !== undefined);
-        const row = (f: Fetched, targetUidValidity: number, targetUid: number): LedgerRow => ({
+        const row = (f: Fetched, targetUidValidity: number, targetUid: number, hash?: string): LedgerRow => ({
           folder: w.plan.source,
           uidValidity: w.uidValidity,
           uid: f.uid,
-          hash: f.hash,
+          hash: f.hash || hash || sha256(f.item.bytes),
           size: f.item.bytes.length,
           flags: flagsKey(f.item.flags),
           targetFolder: g.targetName,
@@ -583,7 +585,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
             toAppend.map((f) => f.item),
           );
           toAppend.forEach((f, i) => {
-            rows.push(row(f, res.uidValidity, res.uids[i]!));
+            rows.push(row(f, res.uidValidity, res.uids[i]!, res.hashes?.[i]));
           });
         }
         // After the target committed (ledger.ts: a crash here leaves orphans the next run claims).

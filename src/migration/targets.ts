@@ -36,7 +36,14 @@ export interface TargetSession {
   listFolder(name: string): Promise<TargetFolderState | null>;
   hashes(name: string, uids: number[]): Promise<Map<number, string>>;
   /** All or nothing for a store; returns the target UIDs in input order and the folder's UIDVALIDITY. */
-  append(name: string, items: AppendItem[]): Promise<{ uidValidity: number; uids: number[] }>;
+  append(
+    name: string,
+    items: AppendItem[],
+  ): Promise<{
+    uidValidity: number;
+    uids: number[] /** sha-256 of what was stored, when known */;
+    hashes?: string[];
+  }>;
   setFlags(name: string, uids: number[], flags: string[]): Promise<void>;
   remove(name: string, uids: number[]): Promise<void>;
   release(): Promise<void>;
@@ -158,7 +165,11 @@ export class StoreTarget implements MigrationTarget {
           await folderId(name),
           items.map((i) => ({ bytes: i.bytes, flags: i.flags, internalDate: i.internalDate })),
         );
-        return { uidValidity: res.folder.uidValidity, uids: res.messages.map((m) => m.uid) };
+        return {
+          uidValidity: res.folder.uidValidity,
+          uids: res.messages.map((m) => m.uid),
+          hashes: res.messages.map((m) => m.blobId),
+        };
       },
       setFlags: async (name, uids, flags) => {
         await store.storeFlags(await folderId(name), { uids, mode: "replace", flags });
