@@ -80,6 +80,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn("in_reply_to", "text")
           .addColumn("pec_type", "text")
           .addColumn("pec_ref", "text")
+          .addColumn("pec_id", "text")
           .addUniqueConstraint("messages_folder_uid", ["folder_id", "uid"])
           .execute();
         await db.schema

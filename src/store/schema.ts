@@ -61,6 +61,7 @@ export interface MessagesTable {
   in_reply_to: string | null;
   pec_type: string | null;
   pec_ref: string | null;
+  pec_id: string | null;
 }
 
 export interface BlobsTable {

@@ -18,7 +18,7 @@ import type {
   MailStore,
   NewMailbox,
 } from "./mail-store.js";
-import type { Database, FoldersTable, MailboxesTable, MessagesTable } from "./schema.js";
+import type { ChangesTable, Database, FoldersTable, MailboxesTable, MessagesTable } from "./schema.js";
 import {
   type AppendInput,
   type AppendResult,
@@ -122,6 +122,19 @@ function toMessage(row: MessageRow): MessageMeta {
     inReplyTo: row.in_reply_to,
     pecType: row.pec_type,
     pecRef: row.pec_ref,
+    pecId: row.pec_id,
+  };
+}
+
+function toChange(r: Selectable<ChangesTable>): Change {
+  return {
+    id: r.id,
+    mailboxId: r.mailbox_id,
+    folderId: r.folder_id,
+    kind: r.kind as ChangeKind,
+    modseq: r.modseq,
+    uid: r.uid,
+    at: new Date(r.at),
   };
 }
 
@@ -518,17 +531,7 @@ export class SqlMailStore implements MailStore {
         )
         .returningAll()
         .execute();
-      for (const r of rows) {
-        out.push({
-          id: r.id,
-          mailboxId: r.mailbox_id,
-          folderId: r.folder_id,
-          kind: r.kind as ChangeKind,
-          modseq: r.modseq,
-          uid: r.uid,
-          at: new Date(r.at),
-        });
-      }
+      out.push(...rows.map(toChange));
     }
     return out;
   }
@@ -587,15 +590,7 @@ export class SqlMailStore implements MailStore {
         group = [];
       };
       for (const r of rows) {
-        const change: Change = {
-          id: r.id,
-          mailboxId: r.mailbox_id,
-          folderId: r.folder_id,
-          kind: r.kind as ChangeKind,
-          modseq: r.modseq,
-          uid: r.uid,
-          at: new Date(r.at),
-        };
+        const change = toChange(r);
         const head = group[0];
         if (head && (head.mailboxId !== change.mailboxId || head.folderId !== change.folderId)) flush();
         group.push(change);
@@ -680,6 +675,7 @@ export class SqlMailStore implements MailStore {
         in_reply_to: p.summary.inReplyTo,
         pec_type: p.summary.pecType,
         pec_ref: p.summary.pecRef,
+        pec_id: p.input.pecId ?? null,
       }));
       const messages = [];
       for (const part of chunks(rows)) {
@@ -969,15 +965,7 @@ export class SqlMailStore implements MailStore {
       .orderBy("id")
       .limit(10_000)
       .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      mailboxId: r.mailbox_id,
-      folderId: r.folder_id,
-      kind: r.kind as ChangeKind,
-      modseq: r.modseq,
-      uid: r.uid,
-      at: new Date(r.at),
-    }));
+    return rows.map(toChange);
   }
 
   async expungedSince(folderId: number, sinceModseq: number): Promise<number[]> {

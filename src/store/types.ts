@@ -59,7 +59,12 @@ export interface HeaderSummary {
   pecRef: string | null;
 }
 
-export interface MessageMeta extends HeaderSummary {
+export interface PecMeta {
+  /** The transaction's identificativo (daticert `identificativo`), set by whoever parsed the daticert. */
+  pecId: string | null;
+}
+
+export interface MessageMeta extends HeaderSummary, PecMeta {
   id: number;
   folderId: number;
   uid: number;
@@ -77,6 +82,8 @@ export interface AppendInput {
   bytes: Uint8Array;
   flags?: string[];
   internalDate?: Date;
+  /** PEC identificativo when the caller has read the daticert (delivery point, migration). */
+  pecId?: string;
 }
 
 export interface AppendedMessage {

@@ -1,10 +1,12 @@
 // The command line of contract.md, driven as an operator or an outside check drives it.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { runCli, serve } from "../helpers/cli.js";
+import { EPHEMERAL_PORTS, REPO_ROOT, runCli, serve } from "../helpers/cli.js";
 import { createTestDatabase } from "../helpers/postgres.js";
 
 const dirs: string[] = [];
@@ -133,11 +135,77 @@ describe("configuration errors stop start-up", () => {
     assert.match(r.stderr, /run `domicilio init/);
   });
 
+  test("a listener port already taken stops serve naming the address, and a missing file is named too", async () => {
+    const { createServer } = await import("node:net");
+    const data = join(tempDir(), "p");
+    assert.equal(
+      runCli(["init", "--data", data, "--domain", "pec.example.it", "--provider-name", "T"]).status,
+      0,
+    );
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = runCli(["serve", "--data", data], {
+        ...EPHEMERAL_PORTS,
+        DOMICILIO_BIND: "127.0.0.1",
+        DOMICILIO_HTTP_PORT: String(port),
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr.trim(), new RegExp(`^127\\.0\\.0\\.1:${port}: address already in use$`));
+    } finally {
+      blocker.close();
+    }
+    const missing = runCli(["pec", "inspect", join(data, "missing.eml")]);
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stderr.trim(), `${join(data, "missing.eml")}: no such file or folder`);
+  });
+
   test("init refuses an invalid domain and writes nothing", () => {
     const data = join(tempDir(), "p");
     const r = runCli(["init", "--data", data, "--domain", "not a domain", "--provider-name", "T"]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /--domain/);
     assert.throws(() => readFileSync(join(data, "domicilio.toml")));
+  });
+});
+
+describe("the demo that npm start runs", () => {
+  test("creates the demo provider once, prints what to open and the logins, and reuses the data on a second start", async () => {
+    const data = join(tempDir(), "demo");
+    const start = async () => {
+      const child = spawn(
+        process.execPath,
+        [join(REPO_ROOT, "bin", "domicilio.js"), "demo", "--data", data],
+        {
+          env: { ...process.env, ...EPHEMERAL_PORTS },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let out = "";
+      child.stdout.on("data", (c: Buffer) => {
+        out += c.toString();
+      });
+      child.stderr.on("data", (c: Buffer) => {
+        out += c.toString();
+      });
+      for (let i = 0; i < 600 && !/Ctrl-C stops it/.test(out) && child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const port = Number(out.match(/^listening http 127\.0\.0\.1:(\d+)$/m)?.[1]);
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      child.kill("SIGINT");
+      const [code] = await once(child, "exit");
+      return { out, status: health.status, code };
+    };
+    const first = await start();
+    assert.equal(first.status, 200, first.out);
+    assert.equal(first.code, 0);
+    assert.match(first.out, /demo created in/);
+    assert.match(first.out, /mario\.rossi@pec\.opi\.tn\.it/);
+    assert.match(first.out, /password Demo-2026-pec/);
+    const second = await start();
+    assert.match(second.out, /demo data reused from/);
+    assert.equal(second.code, 0);
   });
 });

@@ -149,7 +149,10 @@ for (const backend of BACKENDS) {
       const box = await newBox();
       const folder = await inbox(box);
       await store.appendMessages(box.id, folder.id, [
-        { bytes: message(7, "X-Ricevuta: accettazione\r\nX-Riferimento-Message-ID: <orig@example.it>\r\n") },
+        {
+          bytes: message(7, "X-Ricevuta: accettazione\r\nX-Riferimento-Message-ID: <orig@example.it>\r\n"),
+          pecId: "opec.20260101.1@pec.example.it",
+        },
       ]);
       const [m] = await store.listMessages(folder.id);
       assert.equal(m!.subject, "Fattura n° 7");
@@ -157,6 +160,7 @@ for (const backend of BACKENDS) {
       assert.equal(m!.messageId, "<m7@example.it>");
       assert.equal(m!.pecType, "accettazione");
       assert.equal(m!.pecRef, "<orig@example.it>");
+      assert.equal(m!.pecId, "opec.20260101.1@pec.example.it");
       assert.equal(m!.date?.toISOString(), "2023-01-02T09:00:00.000Z");
     });
 

@@ -7,6 +7,7 @@ import { parseAddress } from "../../accounts/addresses.js";
 import { findConfigFile, loadConfig } from "../../config/load.js";
 import type { ConfigInput } from "../../config/schema.js";
 import { writeConfig } from "../../config/write.js";
+import { ensureProviderKeys } from "../../pec/provider-keys.js";
 import { openStore } from "../../store/open.js";
 import { CliError } from "../context.js";
 
@@ -57,6 +58,8 @@ export async function initProvider(options: InitOptions): Promise<InitResult> {
   } finally {
     await store.close();
   }
+  // The provider's CA and signing certificate (DATA/keys/): created once, kept on later runs.
+  await ensureProviderKeys(dataDir, loaded.config.provider, new Date());
   return { dataDir, configFile, created };
 }
 
