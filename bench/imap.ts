@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeMutf7 } from "../src/imap/proto/mutf7.js";
 import { runCli, serve } from "../test/helpers/cli.js";
+import { startDovecot } from "../test/helpers/dovecot.js";
 import { CORPUS_FOLDERS, type CorpusMessage, generateCorpus } from "../test/helpers/imap-corpus.js";
-import { startDovecot } from "../test/helpers/imap-dovecot.js";
 import { populate } from "../test/helpers/imap-populate.js";
 import { RawImap } from "../test/helpers/imap-raw.js";
 import { printTable, type Row, writeResults } from "./report.js";
@@ -141,14 +141,14 @@ export default async function run(): Promise<void> {
     runCli(["mailbox", "add", u, "--data", dataDir, "--password", PASSWORD, "--active"]);
   await populate(dataDir, USER, corpus);
   const served = await serve(dataDir, {}, ["imap"]);
-  const dove = await startDovecot([USER, ...IDLE_USERS].map((user) => ({ user, password: PASSWORD })));
+  const dove = await startDovecot({ users: [USER, ...IDLE_USERS], password: PASSWORD, tls: false });
   try {
     console.log("filling Dovecot over IMAP…");
-    await fillOverImap(dove.imapPort, corpus);
+    await fillOverImap(dove.port, corpus);
     console.log("mbsync runs…");
     const ourPort = served.listening.get("imap")!.port;
     // Dovecot first, then us, then both again: the best of two runs each.
-    const tDove = Math.min(mbsync(dir, dove.imapPort, "dovecot-1"), mbsync(dir, dove.imapPort, "dovecot-2"));
+    const tDove = Math.min(mbsync(dir, dove.port, "dovecot-1"), mbsync(dir, dove.port, "dovecot-2"));
     const tOurs = Math.min(mbsync(dir, ourPort, "domicilio-1"), mbsync(dir, ourPort, "domicilio-2"));
 
     console.log(`idle connections (${IDLE_CONNECTIONS} on each server)…`);
@@ -161,7 +161,7 @@ export default async function run(): Promise<void> {
     for (const c of ours) c.close();
     const doveMaster = Number(readFileSync(join(dove.dir, "run", "master.pid"), "utf8").trim());
     const dBefore = childrenRssKb(doveMaster, "imap");
-    const theirs = await idleConnections(dove.imapPort, IDLE_CONNECTIONS);
+    const theirs = await idleConnections(dove.port, IDLE_CONNECTIONS);
     await new Promise((r) => setTimeout(r, 1000));
     const dovePerConn = ((childrenRssKb(doveMaster, "imap") - dBefore) * 1024) / theirs.length;
     for (const c of theirs) c.close();

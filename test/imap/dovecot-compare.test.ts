@@ -2,7 +2,7 @@
 // and BINARY must be identical (where the RFC leaves a choice, we follow Dovecot).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { type Dovecot, startDovecot } from "../helpers/imap-dovecot.js";
+import { type Dovecot, startDovecot } from "../helpers/dovecot.js";
 import { RawImap } from "../helpers/imap-raw.js";
 import { PASSWORD, startTestImap, type TestImap, USER } from "../helpers/imap-server.js";
 
@@ -152,9 +152,9 @@ let b: RawImap;
 
 before(async () => {
   ours = await startTestImap();
-  dove = await startDovecot([{ user: USER, password: PASSWORD }]);
+  dove = await startDovecot({ users: [USER], password: PASSWORD, tls: false });
   a = await RawImap.open(ours.port);
-  b = await RawImap.open(dove.imapPort);
+  b = await RawImap.open(dove.port);
   for (const c of [a, b]) {
     assert.match(await c.cmd(`LOGIN ${USER} "${PASSWORD}"`), /OK/);
     for (const m of TRICKY) {
