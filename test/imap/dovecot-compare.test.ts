@@ -196,3 +196,51 @@ for (const item of FETCHES) {
     assert.equal(mine, theirs);
   });
 }
+
+const SEARCHES = [
+  "ALL",
+  "SUBJECT caffè",
+  "SUBJECT più",
+  "SUBJECT prova",
+  "FROM françois",
+  "FROM rossi",
+  "TO bianchi",
+  "CC example.it",
+  'HEADER Message-ID "nested.1"',
+  "HEADER X-Missing x",
+  'HEADER Content-Type ""',
+  "BODY perché",
+  "BODY testo",
+  "TEXT ACCETTAZIONE",
+  "TEXT deep",
+  "LARGER 150",
+  "SMALLER 100",
+  "SENTBEFORE 22-Nov-2023",
+  "SENTON 21-Nov-2023",
+  "SENTSINCE 1-Jan-2024",
+  "ON 21-Nov-2023",
+  "BEFORE 21-Nov-2023",
+  "SEEN",
+  "NOT SEEN",
+  "OR SUBJECT uno SUBJECT only",
+  "NOT (FROM x@example.it)",
+  "2:4 NOT 3",
+  "UID 1:3,5",
+  "*",
+];
+
+for (const key of SEARCHES) {
+  test(`SEARCH ${key} finds what Dovecot finds`, async () => {
+    const q = Buffer.from(`SEARCH CHARSET UTF-8 ${key.replace(/[^\x00-\x7f]+/g, (m) => m)}`, "utf8");
+    // Non-ASCII search text goes as a literal, as clients send it.
+    const cmd = /[^\x00-\x7f]/.test(key)
+      ? (() => {
+          const [name, ...rest] = key.split(" ");
+          const value = Buffer.from(rest.join(" "), "utf8");
+          return Buffer.concat([Buffer.from(`SEARCH CHARSET UTF-8 ${name} {${value.length}+}\r\n`), value]);
+        })()
+      : q;
+    const pick = (s: string) => /^\* SEARCH.*$/m.exec(s)?.[0] ?? `no SEARCH in ${s}`;
+    assert.equal(pick(await a.cmd(cmd)), pick(await b.cmd(cmd)));
+  });
+}

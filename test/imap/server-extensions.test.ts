@@ -147,3 +147,16 @@ test("a message delivered through the store reaches a connection in IDLE", async
   assert.match(await c.until((s) => /^idle OK/m.test(s)), /^idle OK IDLE terminated/m);
   c.close();
 });
+
+test("deleting the folder another connection has selected in IDLE ends that connection with BYE", async () => {
+  const a = await loggedIn();
+  const b = await loggedIn();
+  await a.cmd("CREATE Sparisce");
+  await append(a, "Sparisce", "x");
+  await a.cmd("SELECT Sparisce");
+  a.write("idle IDLE\r\n");
+  await a.until((s) => s.includes("+ idling"));
+  assert.match(await b.cmd("DELETE Sparisce"), /^t\d+ OK/m);
+  assert.match(await a.until(() => a.closed), /^\* BYE /m);
+  b.close();
+});

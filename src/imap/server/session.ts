@@ -450,7 +450,11 @@ export class Session {
   /** Called by the server when the store reports a change in the selected folder. */
   onFolderChange(): void {
     this.dirty = true;
-    if (this.idling) void this.sync(true);
+    if (this.idling)
+      this.sync(true).catch((err: unknown) => {
+        // The selected folder went away under an IDLE: say why and hang up (never an unhandled rejection).
+        this.bye(err instanceof ImapBye ? err.message : "Internal error");
+      });
   }
 
   /** Brings the selected view up to date and reports what changed; runs one at a time. */
