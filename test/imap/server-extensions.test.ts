@@ -160,3 +160,42 @@ test("deleting the folder another connection has selected in IDLE ends that conn
   assert.match(await a.until(() => a.closed), /^\* BYE /m);
   b.close();
 });
+
+test("CONDSTORE: STORE UNCHANGEDSINCE changes only what did not move and names the rest in [MODIFIED]", async () => {
+  const a = await loggedIn();
+  await a.cmd("CREATE Cs");
+  await append(a, "Cs", "uno");
+  await append(a, "Cs", "due");
+  const sel = await a.cmd("SELECT Cs (CONDSTORE)");
+  const modseq = Number(/HIGHESTMODSEQ (\d+)/.exec(sel)![1]);
+  const b = await loggedIn();
+  await b.cmd("SELECT Cs");
+  await b.cmd("STORE 2 +FLAGS (\\Answered)");
+  const res = await a.cmd(`STORE 1:2 (UNCHANGEDSINCE ${modseq}) +FLAGS (\\Flagged)`);
+  assert.match(res, /^\* 1 FETCH \(FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)\r\n/m);
+  assert.match(res, /^t\d+ OK \[MODIFIED 2\]/m);
+  assert.match(await a.cmd("FETCH 2 (FLAGS)"), /^\* 2 FETCH \(FLAGS \(\\Answered\)\)/m);
+  a.close();
+  b.close();
+});
+
+test("LSUB lists subscribed folders; APPEND takes a literal8 with NUL bytes and keeps them", async () => {
+  const c = await loggedIn();
+  await c.cmd("CREATE Iscritta");
+  await c.cmd("SUBSCRIBE Iscritta");
+  await c.cmd("CREATE NonIscritta");
+  const lsub = await c.cmd('LSUB "" "*"');
+  assert.match(lsub, /^\* LSUB \(\) "\/" Iscritta\r\n/m);
+  assert.doesNotMatch(lsub, /NonIscritta/);
+  const msg = Buffer.concat([
+    Buffer.from("Subject: bin\r\n\r\n"),
+    Buffer.from([0, 1, 2, 0xff]),
+    Buffer.from("\r\n"),
+  ]);
+  const res = await c.cmd(Buffer.concat([Buffer.from(`APPEND Iscritta ~{${msg.length}+}\r\n`), msg]));
+  assert.match(res, /^t\d+ OK \[APPENDUID/m);
+  await c.cmd("SELECT Iscritta");
+  const got = await c.cmd("FETCH 1 BODY.PEEK[]");
+  assert.ok(got.includes(`{${msg.length}}\r\n${msg.toString("latin1")})`));
+  c.close();
+});
