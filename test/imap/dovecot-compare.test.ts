@@ -244,3 +244,70 @@ for (const key of SEARCHES) {
     assert.equal(pick(await a.cmd(cmd)), pick(await b.cmd(cmd)));
   });
 }
+
+/**
+ * Commands whose OK/NO/BAD (and response code, but for NONEXISTENT, which Dovecot 2.3 leaves out where
+ * RFC 5530 suggests it) must match Dovecot's, run in order on a fresh folder of each server.
+ */
+const CONVERSATION = [
+  "CREATE Vuota",
+  "SELECT Vuota",
+  "FETCH 1:* FLAGS",
+  "UID FETCH 1:* FLAGS",
+  "SEARCH 1:*",
+  "STORE 1:* +FLAGS (\\Seen)",
+  "COPY 1:* INBOX",
+  "FETCH * FLAGS",
+  "APPEND Vuota {10+}\r\nSubject: a",
+  "NOOP",
+  "FETCH 5 FLAGS",
+  "FETCH 1:5 FLAGS",
+  "SEARCH 5",
+  "UID FETCH 5 FLAGS",
+  "SELECT Nonesiste",
+  "FETCH 1 FLAGS",
+  "CREATE INBOX",
+  "DELETE INBOX",
+  "RENAME Vuota Vuota",
+  "SUBSCRIBE Nonesiste",
+  'LIST "" Nonesiste',
+  "EXAMINE Vuota",
+  "STORE 1 +FLAGS (\\Seen)",
+  "EXPUNGE",
+  "CLOSE",
+  "LOGIN a b",
+  "APPEND Nonesiste {10+}\r\nSubject: a",
+  "STATUS Nonesiste (MESSAGES)",
+  "ENABLE CONDSTORE",
+  "SELECT Vuota",
+  "FETCH 1 (FLAGS",
+  "FETCH 1 BODY[9]",
+  "FETCH 1 BODY[1.MIME]",
+  "STORE 1 FLAGS (\\Recent)",
+  "COPY 1 Nonesiste",
+  "MOVE 1 Nonesiste",
+  "UID EXPUNGE 99",
+  "UNSELECT",
+  "DELETE Vuota",
+];
+
+test("a conversation of edge cases gets the same OK, NO or BAD as from Dovecot", async () => {
+  const c1 = await RawImap.open(ours.port);
+  const c2 = await RawImap.open(dove.port);
+  const mine: string[] = [];
+  const theirs: string[] = [];
+  for (const [c, out] of [
+    [c1, mine],
+    [c2, theirs],
+  ] as const) {
+    await c.cmd(`LOGIN ${USER} "${PASSWORD}"`);
+    for (const cmd of CONVERSATION) {
+      const res = await c.cmd(cmd);
+      const m =
+        /^t\d+ (OK|NO|BAD)( \[(TRYCREATE|ALREADYEXISTS|READ-ONLY|READ-WRITE|MODIFIED)[^\]]*\])?/m.exec(res);
+      out.push(`${cmd.split("\r\n")[0]} → ${m?.[1]}${m?.[3] ? ` [${m[3]}]` : ""}`);
+    }
+    c.close();
+  }
+  assert.deepEqual(mine, theirs);
+});

@@ -330,11 +330,13 @@ export class Session {
       if (!spec || (uid && !spec.uid)) throw new ImapBad(`Unknown command ${name.slice(0, 40)}`);
       if (!spec.states.includes(this.state)) {
         throw new ImapBad(
-          this.state === "notauth"
-            ? "Log in first"
-            : this.state === "auth"
-              ? "Select a mailbox first"
-              : `${name} is not allowed now`,
+          spec.states.includes("notauth") && spec.states.length === 1
+            ? "Already logged in"
+            : this.state === "notauth"
+              ? "Log in first"
+              : spec.states.includes("selected")
+                ? "Select a mailbox first"
+                : `${name} is not allowed now`,
         );
       }
       await spec.run(this, r, { tag, uid });
