@@ -335,7 +335,18 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
             .filter((r) => r.targetUidValidity === tstate.uidValidity)
             .map((r) => r.targetUid),
         );
-        const unclaimed = tstate.messages.filter((m) => !claimed.has(m.uid));
+        // Only a message of the same size can be the same message (RFC822.SIZE is the byte count): the
+        // box's own messages (mail that arrived in the new box) are neither read nor counted as free.
+        const sizes = new Map<number, number>();
+        for (const w of g.folders) {
+          for (const uid of w.missing) {
+            const size = w.scan.get(uid)!.size;
+            sizes.set(size, (sizes.get(size) ?? 0) + 1);
+          }
+        }
+        const unclaimed = tstate.messages.filter(
+          (m) => !claimed.has(m.uid) && (m.size === undefined || sizes.has(m.size)),
+        );
         const needHash = unclaimed.filter((m) => m.hash === null).map((m) => m.uid);
         const hashes = needHash.length ? await prepSession.hashes(g.targetName, needHash) : new Map();
         for (const m of unclaimed) {
@@ -344,7 +355,11 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           const list = g.orphans.get(h) ?? [];
           list.push(m.uid);
           g.orphans.set(h, list);
-          g.orphanBytes += m.size ?? 0;
+          const left = m.size === undefined ? 0 : (sizes.get(m.size) ?? 0);
+          if (left > 0) {
+            sizes.set(m.size!, left - 1);
+            g.orphanBytes += m.size!;
+          }
         }
         needBytes -= g.orphanBytes;
       }
