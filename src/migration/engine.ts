@@ -195,6 +195,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   };
   const clients: ImapFlow[] = [];
   const sessions: TargetSession[] = [];
+  let releaseLock: (() => Promise<void>) | null = null;
   setState("preparing");
   try {
     // ---- In preparazione -------------------------------------------------------------------------
@@ -213,6 +214,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     clients.push(control);
     report.stats.connections++;
     await o.target.open();
+    releaseLock = await o.ledger.lockTarget();
     const listed = await control.list();
     const ns = (control as unknown as { namespaces?: { personal?: { prefix: string }[] } }).namespaces;
     const namespacePrefix = ns?.personal?.[0]?.prefix ?? "";
@@ -724,6 +726,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     for (const s of sessions) await s.release().catch(() => {});
     for (const c of clients) await c.logout().catch(() => c.close());
     await o.target.close().catch(() => {});
+    await releaseLock?.().catch(() => {});
   }
   report.seconds = (performance.now() - started) / 1000;
   return report;
