@@ -1,14 +1,17 @@
-// `domicilio serve` prints one line per mail listener (contract.md) and, on SIGTERM, says BYE to IMAP
-// clients still connected (even one in IDLE that never answers) and exits 0.
+// `domicilio serve` prints one line per mail listener (contract.md), pushes mail written by another
+// process to a client in IDLE, and on SIGTERM says BYE to IMAP clients still connected (even one in IDLE
+// that never answers) and exits 0.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { loadConfig } from "../../src/config/load.js";
+import { openStore } from "../../src/store/open.js";
 import { runCli, serve } from "../helpers/cli.js";
 import { RawImap } from "../helpers/imap-raw.js";
 
-test("serve prints imap, imaps, pop3 and pop3s, and SIGTERM ends IDLE sessions with BYE and exit 0", {
+test("serve prints imap, imaps, pop3 and pop3s, IDLE hears another process's delivery, and SIGTERM ends it with BYE and exit 0", {
   timeout: 60_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "domicilio-imap-serve-"));
@@ -37,6 +40,20 @@ test("serve prints imap, imaps, pop3 and pop3s, and SIGTERM ends IDLE sessions w
     await imaps.cmd("SELECT INBOX");
     imaps.write("i IDLE\r\n");
     await imaps.until((s) => s.includes("+ idling"));
+    imaps.take();
+    // A delivery written by another process (as the SMTP side or a migration would) reaches the IDLE.
+    const loaded = loadConfig(dir);
+    const store = await openStore({ dataDir: loaded.dataDir, config: loaded.config });
+    try {
+      const box = (await store.getMailbox("a@pec.example.it"))!;
+      const inbox = (await store.getFolder(box.id, "INBOX"))!;
+      await store.appendMessages(box.id, inbox.id, [
+        { bytes: Buffer.from("Subject: consegna\r\n\r\nx\r\n") },
+      ]);
+    } finally {
+      await store.close();
+    }
+    assert.match(await imaps.until((s) => s.includes("EXISTS"), 20_000), /^\* 1 EXISTS\r\n/m);
     const code = await served.stop();
     assert.equal(code, 0, served.output());
     assert.match(await imaps.until(() => imaps.closed), /^\* BYE /m);
