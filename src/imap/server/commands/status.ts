@@ -71,6 +71,8 @@ export async function statusValues(session: Session, folder: Folder, items: stri
 export const status: CommandSpec = {
   name: "STATUS",
   states: AUTHED,
+  // RFC 8438: STATUS (SIZE).
+  capabilities: ["STATUS=SIZE"],
   async run(session, r, { tag }) {
     r.sp();
     const name = readMailboxName(session, r);
