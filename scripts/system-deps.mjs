@@ -12,6 +12,22 @@ export const SYSTEM_DEPS = [
     find: () => findPostgresBin("initdb"),
   },
   { name: "OpenSSL", package: "openssl", find: () => which("openssl") },
+  // IMAP/POP3 real-client tests and the IMAP benchmark (test/imap, test/pop3, bench/imap.ts).
+  { name: "mbsync", package: "isync", find: () => which("mbsync") },
+  { name: "offlineimap", package: "offlineimap3", find: () => which("offlineimap") },
+  { name: "mutt", package: "mutt", find: () => which("mutt") },
+  { name: "tmux (drives mutt in a terminal)", package: "tmux", find: () => which("tmux") },
+  { name: "fetchmail", package: "fetchmail", find: () => which("fetchmail") },
+  {
+    name: "Dovecot IMAP (benchmark and behaviour comparison)",
+    package: "dovecot-imapd",
+    find: () => which("dovecot"),
+  },
+  {
+    name: "Dovecot POP3",
+    package: "dovecot-pop3d",
+    find: () => (existsSync("/usr/lib/dovecot/pop3") ? "/usr/lib/dovecot/pop3" : null),
+  },
 ];
 
 export function which(cmd) {

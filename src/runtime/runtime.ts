@@ -4,6 +4,8 @@
 import type { AddressInfo } from "node:net";
 import type { LoadedConfig } from "../config/load.js";
 import { buildHttpApp } from "../http/app.js";
+import { imapListeners } from "../imap/server/listeners.js";
+import { pop3Listeners } from "../pop3/listeners.js";
 import { openStore } from "../store/open.js";
 import type { SqlMailStore } from "../store/sql-mail-store.js";
 import { createMetrics } from "./metrics.js";
@@ -55,7 +57,12 @@ export async function startRuntime(
   const stopFollowing = await store.followExternalChanges();
   const listeners: RunningListener[] = [];
   let allUp = false;
-  const factories: ListenerFactory[] = [httpListener(() => allUp), ...(options.extraListeners ?? [])];
+  const factories: ListenerFactory[] = [
+    httpListener(() => allUp),
+    ...imapListeners(),
+    ...pop3Listeners(),
+    ...(options.extraListeners ?? []),
+  ];
   const ctx: ListenerContext = { loaded, store, bind: loaded.config.listen.bind };
   const stop = async () => {
     allUp = false;
