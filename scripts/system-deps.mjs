@@ -12,6 +12,9 @@ export const SYSTEM_DEPS = [
     find: () => findPostgresBin("initdb"),
   },
   { name: "OpenSSL", package: "openssl", find: () => which("openssl") },
+  // The PEC service's virus path (test/transport): clamd started rootless on a test-written EICAR
+  // signature database; freshclam never runs.
+  { name: "ClamAV daemon (clamd)", package: "clamav-daemon", find: () => which("clamd") },
   // IMAP/POP3 real-client tests and the IMAP benchmark (test/imap, test/pop3, bench/imap.ts).
   { name: "mbsync", package: "isync", find: () => which("mbsync") },
   { name: "offlineimap", package: "offlineimap3", find: () => which("offlineimap") },

@@ -66,7 +66,7 @@ export class SmtpListener {
   readonly server: SMTPServer;
   private readonly perIp = new Map<string, number>();
 
-  constructor(private readonly options: SmtpServerOptions) {
+  constructor(options: SmtpServerOptions) {
     installEnhancedCodes();
     const { role, handlers } = options;
     const submission = role !== "smtp";

@@ -146,9 +146,10 @@ export async function handleIncoming(svc: ServiceContext, job: Job): Promise<voi
       },
       now,
     );
+    // Receipts for our posta-certificata@ take effect in the `system` job they are routed to.
+    const mine = rcpts.some((r) => isSystem(svc, r)) ? null : await svc.ts.getTransaction(d.identificativo);
     await svc.ts.transaction(async (trx) => {
-      // Receipts for our posta-certificata@ take effect in the `system` job they are routed to.
-      if (!rcpts.some((r) => isSystem(svc, r))) await receiptEffects(svc, trx, verdict, now);
+      await receiptEffects(svc, trx, verdict, mine, now);
       await svc.ts.enqueue(trx, jobs, now);
       await svc.ts.complete(trx, job, now);
     });
@@ -217,12 +218,19 @@ export async function handleIncoming(svc: ServiceContext, job: Job): Promise<voi
   });
 }
 
-/** What a valid receipt of another provider means for a transaction of ours. */
-async function receiptEffects(svc: ServiceContext, trx: AnyTx, verdict: IncomingVerdict, now: number) {
+/**
+ * What a valid receipt of another provider means for a transaction of ours (`mine`, read before the
+ * transaction: SQLite has one connection, a read outside `trx` inside it would wait for ever).
+ */
+async function receiptEffects(
+  svc: ServiceContext,
+  trx: AnyTx,
+  verdict: IncomingVerdict,
+  mine: { tx: unknown } | null,
+  now: number,
+) {
   const d = verdict.reading.daticert;
-  if (!d) return;
-  const mine = await svc.ts.getTransaction(d.identificativo);
-  if (!mine) return;
+  if (!d || !mine) return;
   const tx = mine.tx as ReturnType<typeof transactionFromDaticert>;
   const type = verdict.reading.pec;
   const log: LogEntryInput[] = [];
@@ -268,7 +276,7 @@ export async function handleSystem(svc: ServiceContext, job: Job): Promise<void>
     }
   }
   await svc.ts.transaction(async (trx) => {
-    if (verdict.valid) await receiptEffects(svc, trx, verdict, now);
+    if (verdict.valid) await receiptEffects(svc, trx, verdict, mine, now);
     for (const r of failed) await svc.ts.advanceRecipient(trx, d!.identificativo, r, "failed", now);
     const tx = mine?.tx as ReturnType<typeof transactionFromDaticert> | undefined;
     await commitRouted(

@@ -143,7 +143,7 @@ export class PecService {
       authenticate: async (username, password) => {
         const box = await svc.store.getMailbox(username.trim());
         // One answer for every failure: no hint of which boxes exist or what state they are in.
-        if (!box || box.state !== "active" || !(await verifyPassword(box.passwordHash, password)))
+        if (box?.state !== "active" || !(await verifyPassword(box.passwordHash, password)))
           throw SMTP_ERRORS.authFailed();
         return box.address;
       },
