@@ -108,7 +108,9 @@ export async function startProvider(p: Provider, env: NodeJS.ProcessEnv = {}): P
 }
 
 export async function stopProvider(p: Provider, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  await p.served?.stop(signal);
+  const child = p.served?.child;
+  // A process already killed has fired its exit event: waiting for it again would wait for ever.
+  if (child && child.exitCode === null && child.signalCode === null) await p.served!.stop(signal);
   p.served = null;
 }
 
