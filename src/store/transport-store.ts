@@ -211,24 +211,54 @@ export class TransportStore {
     }
   }
 
-  /** Claims up to `limit` due jobs (pending, or running with an expired lease) for `leaseMs`. */
-  async claim(limit: number, now: number, leaseMs: number): Promise<Job[]> {
-    const token = randomBytes(8).toString("hex");
-    return this.db.transaction().execute(async (trx) => {
-      let q = trx
+  /**
+   * Claims up to `limit` due jobs. PostgreSQL (several nodes): a lease and a token written to the row,
+   * so a crashed node's jobs come back when the lease ends and a slow node cannot finish a job twice.
+   * SQLite (one node by construction): the process keeps its claims in memory (`held`) and writes
+   * nothing — a crash forgets them, and the jobs, still pending in the database, run again at restart.
+   * A claim is not a commit, so it costs no fsync (bench/pec-service.ts).
+   */
+  async claim(limit: number, now: number, leaseMs: number, held: ReadonlySet<number>): Promise<Job[]> {
+    if (this.dialect === "sqlite") {
+      let q = this.db
         .selectFrom("pec_jobs")
-        .select("id")
-        .where((eb) =>
-          eb.or([
-            eb.and([eb("state", "=", "pending"), eb("run_at", "<=", now)]),
-            eb.and([eb("state", "=", "running"), eb("lease_until", "<", now)]),
-          ]),
-        )
+        .selectAll()
+        .where("state", "=", "pending")
+        .where("run_at", "<=", now)
         .orderBy("run_at")
         .orderBy("id")
         .limit(limit);
-      if (this.dialect === "postgres") q = q.forUpdate().skipLocked();
-      const ids = (await q.execute()).map((r) => r.id);
+      if (held.size > 0) q = q.where("id", "not in", [...held]);
+      const rows = await q.execute();
+      return rows.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        key: r.job_key,
+        payload: JSON.parse(r.payload) as unknown,
+        attempts: r.attempts + 1,
+        token: "",
+        runAt: r.run_at,
+      }));
+    }
+    const token = randomBytes(8).toString("hex");
+    return this.db.transaction().execute(async (trx) => {
+      const ids = (
+        await trx
+          .selectFrom("pec_jobs")
+          .select("id")
+          .where((eb) =>
+            eb.or([
+              eb.and([eb("state", "=", "pending"), eb("run_at", "<=", now)]),
+              eb.and([eb("state", "=", "running"), eb("lease_until", "<", now)]),
+            ]),
+          )
+          .orderBy("run_at")
+          .orderBy("id")
+          .limit(limit)
+          .forUpdate()
+          .skipLocked()
+          .execute()
+      ).map((r) => r.id);
       if (ids.length === 0) return [];
       const rows = await trx
         .updateTable("pec_jobs")
@@ -257,10 +287,10 @@ export class TransportStore {
   async complete(trx: AnyTx, job: Job, now: number, state: "done" | "failed" = "done", error?: string) {
     const r = await TransportStore.t(trx)
       .updateTable("pec_jobs")
-      .set({ state, finished_at: now, lease_until: null, last_error: error ?? null })
+      .set({ state, finished_at: now, lease_until: null, last_error: error ?? null, attempts: job.attempts })
       .where("id", "=", job.id)
-      .where("lease_token", "=", job.token)
-      .where("state", "=", "running")
+      .where("lease_token", job.token ? "=" : "is", job.token || null)
+      .where("state", "=", job.token ? "running" : "pending")
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) throw new JobLostError(`job ${job.id} was taken over`);
   }
@@ -268,9 +298,16 @@ export class TransportStore {
   async retry(job: Job, runAt: number, error: string): Promise<void> {
     await this.db
       .updateTable("pec_jobs")
-      .set({ state: "pending", run_at: runAt, lease_until: null, last_error: error.slice(0, 500) })
+      .set({
+        state: "pending",
+        run_at: runAt,
+        lease_until: null,
+        lease_token: null,
+        attempts: job.attempts,
+        last_error: error.slice(0, 500),
+      })
       .where("id", "=", job.id)
-      .where("lease_token", "=", job.token)
+      .where("lease_token", job.token ? "=" : "is", job.token || null)
       .execute();
   }
 

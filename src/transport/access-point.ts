@@ -10,7 +10,8 @@ import {
   type Transaction,
 } from "../pec/builders.js";
 import { newMessageId } from "../pec/identificativo.js";
-import type { Job, NewJob } from "../store/transport-store.js";
+import type { AnyTx, Job, NewJob } from "../store/transport-store.js";
+import { StoreError } from "../store/types.js";
 import {
   commitRouted,
   domainOf,
@@ -131,7 +132,8 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
   }
 
   const { enclosed } = opened;
-  const acceptance = await stored(svc, buildAccettazione(svc.build, tx));
+  const accBuilt = buildAccettazione(svc.build, tx);
+  const acceptance = await stored(svc, accBuilt);
   const envelope = buildBustaTrasporto(svc.build, tx, enclosed);
   const envRef = await svc.store.blobs.put(envelope.raw);
   const envelopeRouted: Routed = {
@@ -175,24 +177,34 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
       });
     }
   }
-  await svc.ts.transaction(async (trx) => {
+  const log = [
+    logOf(tx, "accettazione", "accettato", rcpts),
+    logOf(
+      tx,
+      "busta-trasporto",
+      `inviata (${rcpts.map((r) => `${r}:${isLocal(svc, r) ? "locale" : domainOf(r)}`).join(", ")})`,
+      rcpts,
+    ),
+  ];
+  const bookkeeping = async (trx: AnyTx, acceptanceJobs: Routed[]) => {
     await svc.ts.saveTransaction(trx, tx.identificativo, tx.mittente, tx, destinatari, now);
     await svc.ts.enqueue(trx, jobs, now);
-    await commitRouted(
-      svc,
-      trx,
-      [{ ...acceptance, recipients: [tx.mittente] }],
-      [
-        logOf(tx, "accettazione", "accettato", rcpts),
-        logOf(
-          tx,
-          "busta-trasporto",
-          `inviata (${rcpts.map((r) => `${r}:${isLocal(svc, r) ? "locale" : domainOf(r)}`).join(", ")})`,
-          rcpts,
-        ),
-      ],
-      now,
-    );
+    await commitRouted(svc, trx, acceptanceJobs, log, now);
     await svc.ts.complete(trx, job, now);
-  });
+  };
+  // The acceptance goes into the sender's box in the same transaction as everything else: one commit.
+  const box = await svc.store.getMailbox(tx.mittente);
+  const inbox = box ? await svc.store.getFolder(box.id, "INBOX") : null;
+  if (box && inbox) {
+    try {
+      await svc.store.appendMessages(box.id, inbox.id, [{ bytes: accBuilt.raw, pecId: tx.identificativo }], {
+        within: (trx) => bookkeeping(trx, []),
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === "OVER_QUOTA")) throw err;
+    }
+  }
+  // A full box still gets its acceptance later, through the retried `store` job.
+  await svc.ts.transaction((trx) => bookkeeping(trx, [{ ...acceptance, recipients: [tx.mittente] }]));
 }

@@ -14,6 +14,7 @@ import { SMTP_ERRORS } from "../smtp/errors.js";
 import { parseRoutes } from "../smtp/routes.js";
 import type { SmtpEnvelope, SmtpHandlers } from "../smtp/server.js";
 import type { SqlMailStore } from "../store/sql-mail-store.js";
+import type { NewJob } from "../store/transport-store.js";
 import { ClamdScanner, type Scanner } from "./antivirus.js";
 import { type Clock, clockFromEnv } from "./clock.js";
 import { isLocal, isSystem, type ServiceContext } from "./context.js";
@@ -121,7 +122,7 @@ export class PecService {
     this.svc.sender.close();
   }
 
-  /** Bytes durable, then the job in one commit: only then may SMTP say 250. */
+  /** Bytes durable, then the job committed: only then may SMTP say 250. */
   private async queue(
     kind: "submit" | "incoming",
     raw: Buffer,
@@ -129,11 +130,48 @@ export class PecService {
     key: string,
   ) {
     const ref = await this.svc.store.blobs.put(raw);
-    const now = this.svc.clock().getTime();
-    await this.svc.ts.transaction((trx) =>
-      this.svc.ts.enqueue(trx, [{ kind, key, payload: { ...payload, blobId: ref.id }, runAt: now }], now),
-    );
+    await new Promise<void>((resolve, reject) => {
+      this.pending.push({
+        job: { kind, key, payload: { ...payload, blobId: ref.id }, runAt: 0 },
+        resolve,
+        reject,
+      });
+      if (!this.flushing) void this.flush();
+    });
     this.svc.wake();
+  }
+
+  private pending: { job: NewJob; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private flushing = false;
+
+  /**
+   * Group commit: the messages of every SMTP session that finished DATA while the previous commit ran
+   * are committed together, so concurrent submissions share one fsync; each session still hears 250
+   * only after the commit that holds its job.
+   */
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        const now = this.svc.clock().getTime();
+        try {
+          await this.svc.ts.transaction((trx) =>
+            this.svc.ts.enqueue(
+              trx,
+              batch.map((b) => ({ ...b.job, runAt: now })),
+              now,
+            ),
+          );
+          for (const b of batch) b.resolve();
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   /** Submission (587/465): the access point's SMTP side. */

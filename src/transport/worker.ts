@@ -30,6 +30,8 @@ const CHECKPOINT_MS = 60_000;
 
 export class Worker {
   private inflight = 0;
+  /** ids of the jobs this process runs now (the whole claim on SQLite, see TransportStore.claim) */
+  private readonly held = new Set<number>();
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private pumping = false;
@@ -66,7 +68,7 @@ export class Worker {
       const now = this.svc.clock().getTime();
       let jobs: Job[];
       try {
-        jobs = await this.svc.ts.claim(max - this.inflight, now, LEASE_MS);
+        jobs = await this.svc.ts.claim(max - this.inflight, now, LEASE_MS, this.held);
       } catch (err) {
         this.svc.warn("claiming jobs failed", err);
         return;
@@ -74,7 +76,9 @@ export class Worker {
       if (jobs.length === 0) break;
       for (const job of jobs) {
         this.inflight++;
+        this.held.add(job.id);
         void this.run(job).finally(() => {
+          this.held.delete(job.id);
           this.inflight--;
           if (this.inflight === 0 && this.idle) this.idle();
           this.wake();
