@@ -30,7 +30,7 @@ export function installEnhancedCodes(): void {
     }
   };
   proto._getEnhancedStatusCode = function (this: Patchable, code, context) {
-    if (this.__enhanced && context !== false) return this.__enhanced;
+    if (this.__enhanced && context !== false && this._useEnhancedStatusCodes()) return this.__enhanced;
     return get.call(this, code, context);
   };
 }

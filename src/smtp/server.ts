@@ -88,6 +88,8 @@ export class SmtpListener {
       allowInsecureAuth: true,
       maxAllowedUnauthenticatedCommands: submission ? MAX_UNAUTHENTICATED_COMMANDS : false,
       hideDSN: true,
+      // RFC 2034: advertise ENHANCEDSTATUSCODES and put one in every reply (smtp-server hides them by default).
+      hideENHANCEDSTATUSCODES: false,
       disableReverseLookup: true,
       logger: false,
       onConnect: (session, cb) => {
