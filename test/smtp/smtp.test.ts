@@ -17,9 +17,13 @@ import {
   opensslVerifies,
   PASSWORD,
   type Provider,
+  type Sink,
   startProvider,
+  startSink,
   stopProvider,
+  waitFor,
   waitForTypes,
+  withProviderStore,
 } from "../helpers/pec-service.js";
 
 test("DOMICILIO_ROUTES reads domain=host:port lists and refuses anything else", () => {
@@ -80,14 +84,57 @@ describe("the access point's formal checks", () => {
 describe("listeners of a running provider", { timeout: 120_000 }, () => {
   let root: string;
   let P: Provider;
+  let relay: Sink;
   before(async () => {
     root = mkdtempSync(join(tmpdir(), "domicilio-smtp-"));
-    P = await createProvider(root, { name: "Zeta PEC", domain: "pec.zeta.it", boxes: ["uno", "due"] });
+    relay = await startSink();
+    P = await createProvider(root, {
+      name: "Zeta PEC",
+      domain: "pec.zeta.it",
+      boxes: ["uno", "due", "tre"],
+      toml: `[notify]\nrelay = "127.0.0.1:${relay.port}"\nintervalMinutes = 60`,
+    });
+    await withProviderStore(P, async (s) => {
+      const tre = await s.getMailbox("tre@pec.zeta.it");
+      await s.updateSettings(tre!.id, { notifyTo: "tre.privato@ordinaria.it" });
+    });
     await startProvider(P);
   });
   after(async () => {
     await stopProvider(P);
+    await relay.close();
     rmSync(root, { recursive: true, force: true });
+  });
+
+  test("new messages are notified to the member's ordinary address, sender and subject only, at most once per interval", async () => {
+    const t = nodemailer.createTransport({
+      host: "127.0.0.1",
+      port: P.port("submission"),
+      auth: { user: "uno@pec.zeta.it", pass: PASSWORD },
+      tls: { rejectUnauthorized: false },
+    });
+    for (const s of ["Avviso uno", "Avviso due"])
+      await t.sendMail({
+        from: "uno@pec.zeta.it",
+        to: "tre@pec.zeta.it",
+        subject: s,
+        text: "Contenuto riservato.",
+      });
+    t.close();
+    await waitForTypes(P, "tre", "Avviso due", ["posta-certificata"]);
+    await waitForTypes(P, "tre", "Avviso uno", ["posta-certificata"]);
+    await waitFor("the queue to be idle", async () => {
+      const q = JSON.parse(runCli(["queue", "--json", "--data", P.dir]).stdout) as {
+        counts: { kind: string; state: string }[];
+      };
+      return !q.counts.some((c) => c.kind !== "timer" && (c.state === "pending" || c.state === "running"));
+    });
+    const notes = relay.messages.filter((m) => m.to.includes("tre.privato@ordinaria.it"));
+    assert.equal(notes.length, 1);
+    const text = notes[0]!.raw.toString("utf8");
+    assert.match(text, /uno@pec\.zeta\.it/);
+    assert.match(text, /Avviso (uno|due)/);
+    assert.doesNotMatch(text, /Contenuto riservato/);
   });
 
   /** A raw SMTP conversation: sends each line after the previous reply, returns every reply. */
@@ -171,10 +218,12 @@ describe("listeners of a running provider", { timeout: 120_000 }, () => {
     assert.equal(d.errore, "altro");
     assert.match(d.erroreEsteso ?? "", /Bcc/);
     assert.match(na!.subject, /^AVVISO DI NON ACCETTAZIONE: Nascosto$/);
-    // Nothing travels: no delivery was ever queued (the notice and any delivery share one commit).
-    const q = JSON.parse(runCli(["queue", "--json", "--data", P.dir]).stdout) as {
-      counts: { kind: string }[];
-    };
-    assert.equal(q.counts.filter((c) => c.kind === "deliver" || c.kind === "send").length, 0);
+    // Nothing travels: the registro, written in the same commit as any delivery, has no envelope for it.
+    const log = runCli(["log", "export", "--box", "uno@pec.zeta.it", "--data", P.dir])
+      .stdout.trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { event: string; subject: string });
+    const about = log.filter((e) => e.subject === "Nascosto").map((e) => e.event);
+    assert.deepEqual(about, ["non-accettazione"]);
   });
 });
