@@ -1,8 +1,25 @@
 #!/usr/bin/env node
 // The `domicilio` command: runs the compiled CLI (built by `npm install` through the `prepare` script).
+// Errors a person can act on are printed as one line, without a stack trace; exit code 1.
 import { main } from "../dist/cli/main.js";
 
+/** File-system errors say which path and what went wrong, in words. */
+const FS_ERRORS = {
+  ENOENT: "no such file or folder",
+  EACCES: "permission denied",
+  EISDIR: "a folder was given where a file was expected",
+  ENOTDIR: "not a folder",
+  EADDRINUSE: "address already in use",
+};
+
 main(process.argv).catch((err) => {
-  console.error(err instanceof Error ? err.message : String(err));
+  const words = err && typeof err === "object" && FS_ERRORS[err.code];
+  if (words) {
+    const where = err.path ?? (err.address ? `${err.address}:${err.port}` : "");
+    console.error(where ? `${where}: ${words}` : words);
+  } else {
+    console.error(err instanceof Error ? err.message : String(err));
+  }
+  if (process.env.DOMICILIO_DEBUG && err instanceof Error) console.error(err.stack);
   process.exit(1);
 });

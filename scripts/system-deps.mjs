@@ -15,22 +15,15 @@ export const SYSTEM_DEPS = [
   // The PEC service's virus path (test/transport): clamd started rootless on a test-written EICAR
   // signature database; freshclam never runs.
   { name: "ClamAV daemon (clamd)", package: "clamav-daemon", find: () => which("clamd") },
-  // IMAP/POP3 real-client tests and the IMAP benchmark (test/imap, test/pop3, bench/imap.ts).
-  { name: "mbsync", package: "isync", find: () => which("mbsync") },
+  // Migration tests and bench: a throwaway source IMAP server, and mbsync as the speed peer.
+  // IMAP/POP3 real-client tests, the Dovecot comparison and the IMAP benchmark use them too.
+  { name: "Dovecot IMAP server", package: "dovecot-imapd", find: () => which("dovecot") },
+  { name: "mbsync (isync)", package: "isync", find: () => which("mbsync") },
   { name: "offlineimap", package: "offlineimap3", find: () => which("offlineimap") },
   { name: "mutt", package: "mutt", find: () => which("mutt") },
   { name: "tmux (drives mutt in a terminal)", package: "tmux", find: () => which("tmux") },
   { name: "fetchmail", package: "fetchmail", find: () => which("fetchmail") },
-  {
-    name: "Dovecot IMAP (benchmark and behaviour comparison)",
-    package: "dovecot-imapd",
-    find: () => which("dovecot"),
-  },
-  {
-    name: "Dovecot POP3",
-    package: "dovecot-pop3d",
-    find: () => (existsSync("/usr/lib/dovecot/pop3") ? "/usr/lib/dovecot/pop3" : null),
-  },
+  { name: "curl (POP3S test)", package: "curl", find: () => which("curl") },
 ];
 
 export function which(cmd) {

@@ -1,5 +1,5 @@
 // The `domicilio` command. Each sub-command lives in its own file under commands/ and registers itself
-// on the program; this file only assembles them and maps errors to exit codes.
+// on the program; this file only assembles them.
 import { Command } from "commander";
 import { registerCommands } from "./commands/index.js";
 
@@ -8,6 +8,6 @@ export async function main(argv: string[]): Promise<void> {
     .description("Domicilio: a self-hostable PEC (posta elettronica certificata) provider")
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(str) });
-  registerCommands(program);
+  await registerCommands(program, argv);
   await program.parseAsync(argv);
 }

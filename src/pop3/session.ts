@@ -86,7 +86,11 @@ export class Pop3Session {
       void this.pump();
     });
     sock.on("close", this.onEnd);
-    sock.on("error", this.onEnd);
+    sock.on("error", () => {
+      // A broken connection (or garbage where a TLS handshake should be): drop it.
+      this.onEnd();
+      sock.destroy();
+    });
   }
 
   private async pump(): Promise<void> {
@@ -242,9 +246,13 @@ export class Pop3Session {
         let resp = args[1];
         if (resp === undefined) {
           this.reply("+ ");
-          const line = await new Promise<string | null>((resolve) => {
-            this.saslWaiter = resolve;
-          });
+          // The answer may already be here, pipelined behind the command.
+          const queued = this.lines.shift();
+          const line =
+            queued ??
+            (await new Promise<string | null>((resolve) => {
+              this.saslWaiter = resolve;
+            }));
           if (line === null) return;
           resp = line;
         }

@@ -135,6 +135,32 @@ describe("configuration errors stop start-up", () => {
     assert.match(r.stderr, /run `domicilio init/);
   });
 
+  test("a listener port already taken stops serve naming the address, and a missing file is named too", async () => {
+    const { createServer } = await import("node:net");
+    const data = join(tempDir(), "p");
+    assert.equal(
+      runCli(["init", "--data", data, "--domain", "pec.example.it", "--provider-name", "T"]).status,
+      0,
+    );
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const r = runCli(["serve", "--data", data], {
+        ...EPHEMERAL_PORTS,
+        DOMICILIO_BIND: "127.0.0.1",
+        DOMICILIO_HTTP_PORT: String(port),
+      });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr.trim(), new RegExp(`^127\\.0\\.0\\.1:${port}: address already in use$`));
+    } finally {
+      blocker.close();
+    }
+    const missing = runCli(["pec", "inspect", join(data, "missing.eml")]);
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stderr.trim(), `${join(data, "missing.eml")}: no such file or folder`);
+  });
+
   test("init refuses an invalid domain and writes nothing", () => {
     const data = join(tempDir(), "p");
     const r = runCli(["init", "--data", data, "--domain", "not a domain", "--provider-name", "T"]);

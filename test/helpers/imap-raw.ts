@@ -71,7 +71,11 @@ export class RawImap {
     const re = new RegExp(`(^|\\r\\n)${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`);
     await this.until((s) => re.test(s));
     const text = this.buf.toString("latin1");
-    const m = re.exec(text)!;
+    const m = re.exec(text);
+    if (!m)
+      throw new Error(
+        `connection closed before ${tag} was answered; got ${JSON.stringify(text.slice(-300))}`,
+      );
     const end = m.index + m[0].length;
     this.buf = this.buf.subarray(end);
     return text.slice(0, end);

@@ -2,7 +2,10 @@
 // connections per IP, failed logins), boxes that may not log in, STARTTLS, and a slow reader that does
 // not hold up anyone else.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { RawImap } from "../helpers/imap-raw.js";
@@ -226,4 +229,65 @@ test("connections per IP are capped with a BYE", async () => {
   });
   assert.match(text, /^\* BYE Too many connections/m);
   for (const c of open) c.close();
+  // Leave the server as the next test expects it: no connections from us.
+  while (t.server.connectionCount > 0) await new Promise((r) => setTimeout(r, 20));
+});
+
+test("CAPABILITY after login is exactly the table in docs/imap-pop3.md", async () => {
+  const doc = readFileSync(join(import.meta.dirname, "..", "..", "docs", "imap-pop3.md"), "utf8");
+  const table = doc.slice(
+    doc.indexOf("<!-- capabilities:start -->"),
+    doc.indexOf("<!-- capabilities:end -->"),
+  );
+  const documented = [...table.matchAll(/^\| ([A-Z][A-Za-z0-9=+-]*) \|/gm)].map((m) => m[1]!).sort();
+  const c = await loggedIn();
+  const line = /^\* CAPABILITY (.*)\r$/m.exec(await c.cmd("CAPABILITY"))![1]!;
+  const advertised = line
+    .split(" ")
+    .map((x) => x.replace(/^APPENDLIMIT=\d+$/, "APPENDLIMIT"))
+    .sort();
+  assert.deepEqual(advertised, documented);
+  c.close();
+});
+
+const lanAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+
+test("off loopback, plain-text login waits for STARTTLS (LOGINDISABLED, PRIVACYREQUIRED)", {
+  skip: lanAddress ? false : "this machine has no non-loopback IPv4 address to test from",
+}, async () => {
+  const lanPort = await t.server.listen(0, lanAddress!, false);
+  const sock = connect({ port: lanPort, host: lanAddress! });
+  await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+  const c = new RawImap(sock);
+  const greeting = await c.until((s) => s.includes("\r\n"));
+  c.take();
+  assert.match(greeting, /LOGINDISABLED/);
+  assert.doesNotMatch(greeting, /AUTH=PLAIN/);
+  assert.match(await c.cmd(`LOGIN ${USER} "${PASSWORD}"`), /^t\d+ NO \[PRIVACYREQUIRED\]/m);
+  c.write("s STARTTLS\r\n");
+  await c.until((s) => /^s OK/m.test(s));
+  c.take();
+  const secure = tlsConnect({ socket: sock, rejectUnauthorized: false });
+  await new Promise<void>((resolve) => secure.once("secureConnect", () => resolve()));
+  const s = new RawImap(secure);
+  assert.match(await s.cmd("CAPABILITY"), /AUTH=PLAIN/);
+  assert.match(await s.cmd(`LOGIN ${USER} "${PASSWORD}"`), /^t\d+ OK/m);
+  s.close();
+});
+
+test("a keyword new to the folder is announced in FLAGS before the FETCH that carries it", async () => {
+  const c = await loggedIn();
+  await c.cmd("CREATE Kw");
+  assert.match(await c.cmd("APPEND Kw {10+}\r\nSubject: k"), /^t\d+ OK \[APPENDUID /m);
+  await c.cmd("SELECT Kw");
+  const res = await c.cmd("STORE 1 +FLAGS ($Nuovo)");
+  assert.match(
+    res,
+    /^\* FLAGS \(\\Answered \\Flagged \\Deleted \\Seen \\Draft \$Nuovo\)\r\n\* OK \[PERMANENTFLAGS \([^)]*\$Nuovo \\\*\)\][^\r]*\r\n\* 1 FETCH \(FLAGS \(\$Nuovo\)\)/m,
+  );
+  // Told once: the next change does not repeat it.
+  assert.doesNotMatch(await c.cmd("STORE 1 +FLAGS (\\Seen)"), /^\* FLAGS/m);
+  c.close();
 });

@@ -164,3 +164,61 @@ test("fetchmail downloads every message through an MDA and removes them from the
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("mutated POP3 command streams in both states never crash the server and are always answered", async () => {
+  await box("pop.fuzz@pec.example.it");
+  let seed = Number(process.env.FUZZ_SEED ?? Date.now() % 100000);
+  const r = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const base = [
+    "CAPA",
+    "STAT",
+    "LIST",
+    "LIST 1",
+    "UIDL",
+    "UIDL 9",
+    "RETR 1",
+    "TOP 1 0",
+    "DELE 2",
+    "RSET",
+    "NOOP",
+    "AUTH PLAIN",
+    "AUTH",
+    "USER x",
+    "PASS y",
+    "STLS",
+  ];
+  for (let i = 0; i < 60; i++) {
+    const c = await RawImap.open(port);
+    if (i % 2 === 1) {
+      await say(c, "USER pop.fuzz@pec.example.it");
+      assert.match(await say(c, `PASS ${PASSWORD}`), /^\+OK/);
+    }
+    const lines: string[] = [];
+    for (let k = 0; k < 5; k++) {
+      let l = base[Math.floor(r() * base.length)]!;
+      if (r() < 0.6) {
+        const at = Math.floor(r() * (l.length + 1));
+        l =
+          l.slice(0, at) +
+          ["\0", "\xff", " ", "99999999999999999999", "-1", "*", "\r"][Math.floor(r() * 7)] +
+          l.slice(at);
+      }
+      lines.push(l);
+    }
+    // "STLS" would switch to TLS; the rest of the stream is then garbage to the TLS layer, which is fine.
+    c.write(`${lines.join("\r\n")}\r\n*\r\nQUIT\r\n`);
+    // After "+OK Begin TLS" the server waits for a TLS handshake and (RFC 2595 §4) ignores what followed.
+    const text = await c.until((s) => /\+OK (Bye|Begin TLS)/.test(s), 10_000);
+    assert.ok(
+      /\+OK (Bye|Begin TLS)/.test(text) || c.closed,
+      `stream ${JSON.stringify(lines)} (seed ${seed})`,
+    );
+    c.close();
+  }
+  const c = await RawImap.open(port);
+  assert.match(await say(c, "CAPA", true), /^\+OK/);
+  c.close();
+});

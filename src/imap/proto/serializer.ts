@@ -25,6 +25,14 @@ export const nstr = (v: string | Buffer | null | undefined): Str | null =>
   v === null || v === undefined ? null : str(v);
 export const lit = (v: Buffer, binary = false): Lit => ({ t: "lit", v, binary });
 
+// ASTRING-CHAR (RFC 9051 §9): an atom, "]" allowed.
+const ASTRING_ATOM = /^[^\x00-\x20\x7f-\uffff(){%*"\\]+$/;
+
+/** An astring: bare when it is a plain atom (as Dovecot writes mailbox names), quoted or literal otherwise. */
+export function astr(v: string): Str | string {
+  return ASTRING_ATOM.test(v) && v.toUpperCase() !== "NIL" ? v : str(v);
+}
+
 /** Options that change how strings are written: UTF-8 in quoted strings after ENABLE UTF8=ACCEPT. */
 export interface EncodeOptions {
   utf8?: boolean;

@@ -2,7 +2,7 @@
 // client has enabled UTF8=ACCEPT (RFC 6855 §3). The store keeps Unicode with "/" as separator.
 import { decodeMutf7, encodeMutf7 } from "../proto/mutf7.js";
 import type { Reader } from "../proto/reader.js";
-import { type Str, str } from "../proto/serializer.js";
+import { astr, type Str } from "../proto/serializer.js";
 import { ImapNo } from "./errors.js";
 import type { Session } from "./session.js";
 
@@ -12,7 +12,11 @@ export function decodeName(session: Session, raw: Buffer): string {
   const has8bit = raw.some((c) => c >= 0x80);
   if (has8bit) {
     if (!session.utf8) throw new ImapNo("CANNOT", "8-bit mailbox names need ENABLE UTF8=ACCEPT");
-    return raw.toString("utf8");
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(raw);
+    } catch {
+      throw new ImapNo("CANNOT", "Mailbox name is not valid UTF-8");
+    }
   }
   const s = raw.toString("latin1");
   if (session.utf8) return s;
@@ -33,6 +37,6 @@ export function normalizeInbox(name: string): string {
   return first!.toUpperCase() === "INBOX" ? ["INBOX", ...rest].join(SEPARATOR) : name;
 }
 
-export function encodeName(session: Session, name: string): Str {
-  return str(session.utf8 ? name : encodeMutf7(name));
+export function encodeName(session: Session, name: string): Str | string {
+  return astr(session.utf8 ? name : encodeMutf7(name));
 }

@@ -15,6 +15,8 @@ export class SelectedFolder {
   recent = new Set<number>();
   /** Everything up to this modseq has been reported. */
   highestModseq: number;
+  /** Keywords announced in the last FLAGS response. */
+  keywords = new Set<string>();
   /** Result of the last SEARCH ... RETURN (SAVE) (RFC 5182), as UIDs. */
   saved: number[] = [];
 

@@ -35,6 +35,8 @@ export interface ServerContext {
   verifyPassword?: (hash: string, password: string) => Promise<boolean>;
 }
 
+const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+
 const isLoopback = (a: string | undefined) =>
   !!a && (a === "::1" || a.startsWith("127.") || a.startsWith("::ffff:127."));
 
@@ -328,11 +330,13 @@ export class Session {
       if (!spec || (uid && !spec.uid)) throw new ImapBad(`Unknown command ${name.slice(0, 40)}`);
       if (!spec.states.includes(this.state)) {
         throw new ImapBad(
-          this.state === "notauth"
-            ? "Log in first"
-            : this.state === "auth"
-              ? "Select a mailbox first"
-              : `${name} is not allowed now`,
+          spec.states.includes("notauth") && spec.states.length === 1
+            ? "Already logged in"
+            : this.state === "notauth"
+              ? "Log in first"
+              : spec.states.includes("selected")
+                ? "Select a mailbox first"
+                : `${name} is not allowed now`,
         );
       }
       await spec.run(this, r, { tag, uid });
@@ -427,6 +431,8 @@ export class Session {
       this.ctx.watchers.set(folder.id, set);
     }
     set.add(this);
+    // Anything committed between our read and our registration is found by the next sync.
+    this.dirty = true;
     return sel;
   }
 
@@ -446,7 +452,11 @@ export class Session {
   /** Called by the server when the store reports a change in the selected folder. */
   onFolderChange(): void {
     this.dirty = true;
-    if (this.idling) void this.sync(true);
+    if (this.idling)
+      this.sync(true).catch((err: unknown) => {
+        // The selected folder went away under an IDLE: say why and hang up (never an unhandled rejection).
+        this.bye(err instanceof ImapBye ? err.message : "Internal error");
+      });
   }
 
   /** Brings the selected view up to date and reports what changed; runs one at a time. */
@@ -459,6 +469,10 @@ export class Session {
   private async doSync(allowExpunge: boolean): Promise<void> {
     const sel = this.selected;
     if (!sel || this.closed) return;
+    // Nothing happened to the folder since we last looked: the store tells every change (ours, other
+    // connections', other processes') through onChange, synchronously after commit.
+    if (!this.dirty && (!allowExpunge || sel.pendingExpunge.size === 0)) return;
+    this.dirty = false;
     const folder = await this.store.getFolderById(sel.folder.id);
     if (!folder) {
       // The folder was deleted or renamed away by another connection.
@@ -497,7 +511,6 @@ export class Session {
         this.untagged(sel.seqOf(m.uid), "FETCH", items);
       }
     } else if (allowExpunge) this.reportExpunges(sel);
-    this.dirty = false;
   }
 
   private reportExpunges(sel: SelectedFolder): void {
@@ -516,8 +529,28 @@ export class Session {
     }
   }
 
+  /** FLAGS and PERMANENTFLAGS for the selected folder (RFC 9051 §7.3.5, §7.1). */
+  announceFlags(sel: SelectedFolder): void {
+    const flags = [...SYSTEM_FLAGS, ...[...sel.keywords].sort()];
+    this.untagged("FLAGS", flags);
+    this.untagged(
+      "OK",
+      `[PERMANENTFLAGS (${sel.readOnly ? "" : [...flags, "\\*"].join(" ")})]`,
+      "Flags permitted",
+    );
+  }
+
+  /**
+   * The flags of a message for a FETCH response. A keyword the client has not been told about yet is
+   * announced first with a new FLAGS response, as clients expect every keyword to be in FLAGS.
+   */
   flagList(sel: SelectedFolder, uid: number): string[] {
     const flags = [...(sel.flags.get(uid) ?? [])];
+    const fresh = flags.filter((f) => !f.startsWith("\\") && !sel.keywords.has(f));
+    if (fresh.length) {
+      for (const f of fresh) sel.keywords.add(f);
+      this.announceFlags(sel);
+    }
     if (sel.recent.has(uid)) flags.push("\\Recent");
     return flags;
   }

@@ -32,8 +32,10 @@ export const create: CommandSpec = {
     const parts = name.split(SEPARATOR);
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join(SEPARATOR);
-      if (!(await session.store.getFolder(box, parent))) await session.store.createFolder(box, parent);
+      if (!(await session.store.getFolder(box, parent)))
+        await session.store.createFolder(box, parent, { subscribed: false });
     }
+    // RFC 9051 §6.3.4: CREATE does not subscribe.
     await session.store.createFolder(box, name, { specialUse, subscribed: false });
     await session.finish(tag, "CREATE completed");
   },
@@ -79,7 +81,8 @@ export const rename: CommandSpec = {
       const parent = parts.slice(0, i).join(SEPARATOR);
       if (parent === from || parent.startsWith(from + SEPARATOR))
         throw new ImapNo("CANNOT", "Cannot move a mailbox into itself");
-      if (!(await session.store.getFolder(box, parent))) await session.store.createFolder(box, parent);
+      if (!(await session.store.getFolder(box, parent)))
+        await session.store.createFolder(box, parent, { subscribed: false });
     }
     await session.store.renameFolder(box, from, to);
     await session.finish(tag, "RENAME completed");

@@ -43,7 +43,7 @@ function usesModseq(k: SearchKey): boolean {
 /** Day number (UTC) for date comparisons, which ignore time and zone (RFC 9051 §6.4.4). */
 const day = (d: Date) => Math.floor(d.getTime() / 86_400_000);
 
-function sentDate(msg: LoadedMessage | null, meta: MessageMeta): Date | null {
+function sentDate(msg: LoadedMessage | null): Date {
   const h = msg?.mime.headers.find((x) => x.key === "date");
   if (h) {
     const t = Date.parse(h.value.toString("latin1").replace(/\([^)]*\)/g, ""));
@@ -59,7 +59,8 @@ function sentDate(msg: LoadedMessage | null, meta: MessageMeta): Date | null {
       return new Date(t + off * 60_000);
     }
   }
-  return meta.date ?? null;
+  // No usable Date header: Dovecot counts it as the epoch (before any date, on none).
+  return new Date(0);
 }
 
 interface Ctx {
@@ -96,7 +97,7 @@ function matches(k: SearchKey, c: Ctx): boolean {
       return textMatches(headers, k.value) || textMatches(c.text.body, k.value);
     }
     case "date": {
-      const d = k.which === "internal" ? c.meta.internalDate : sentDate(c.msg, c.meta);
+      const d = k.which === "internal" ? c.meta.internalDate : sentDate(c.msg);
       if (!d) return false;
       const a = day(d);
       const b = day(k.date);

@@ -6,8 +6,6 @@ import { ImapBad } from "../errors.js";
 import { readMailboxName } from "../mailbox-names.js";
 import { AUTHED, type CommandSpec, SELECTED } from "../registry.js";
 
-const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
-
 function selectCommand(name: "SELECT" | "EXAMINE"): CommandSpec {
   return {
     name,
@@ -62,16 +60,9 @@ function selectCommand(name: "SELECT" | "EXAMINE"): CommandSpec {
       r.end();
       const sel = await session.select(folderName, name === "EXAMINE");
       const f = sel.folder;
-      const keywords = new Set<string>();
       for (const flags of sel.flags.values())
-        for (const fl of flags) if (!fl.startsWith("\\")) keywords.add(fl);
-      const flags = [...SYSTEM_FLAGS, ...[...keywords].sort()];
-      session.untagged("FLAGS", flags);
-      session.untagged(
-        "OK",
-        `[PERMANENTFLAGS (${sel.readOnly ? "" : [...flags, "\\*"].join(" ")})]`,
-        "Flags permitted",
-      );
+        for (const fl of flags) if (!fl.startsWith("\\")) sel.keywords.add(fl);
+      session.announceFlags(sel);
       session.untagged(sel.exists, "EXISTS");
       session.untagged(0, "RECENT");
       const firstUnseen = sel.uids.findIndex((u) => !sel.flags.get(u)!.includes("\\Seen"));

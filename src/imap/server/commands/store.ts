@@ -2,7 +2,7 @@
 import type { FlagMode } from "../../../store/types.js";
 import { formatSet, readSequenceSet } from "../../proto/sequence-set.js";
 import type { Value } from "../../proto/serializer.js";
-import { ImapBad, ImapNo } from "../errors.js";
+import { ImapBad } from "../errors.js";
 import { uidsOf } from "../message-set.js";
 import { type CommandSpec, SELECTED } from "../registry.js";
 
@@ -41,7 +41,11 @@ export const store: CommandSpec = {
     if (flags.some((f) => f.toLowerCase() === "\\recent" || f === "\\*"))
       throw new ImapBad("Flag cannot be stored");
     const sel = session.selected!;
-    if (sel.readOnly) throw new ImapNo("READ-ONLY", "Mailbox is read-only");
+    if (sel.readOnly) {
+      // Dovecot's choice (RFC 9051 §6.4.6 allows NO too): nothing changes, and the client is told so.
+      await session.finish(tag, "Store ignored with read-only mailbox", { expunge: uid });
+      return;
+    }
     const uids = uidsOf(sel, set, uid).filter((u) => !sel.pendingExpunge.has(u));
     const res = uids.length
       ? await session.store.storeFlags(sel.folder.id, {

@@ -1,0 +1,148 @@
+// `domicilio migrate --data DIR --to ADDRESS --from imap[s]://USER@HOST:PORT [--insecure-tls] [--json]`
+// (contract.md, Migration). The source password comes from DOMICILIO_SOURCE_PASSWORD or is asked for on
+// a terminal. `--to` may also be `imap[s]://USER@HOST:PORT` (password in DOMICILIO_TARGET_PASSWORD) to
+// copy between two IMAP servers. Exit codes: 0 verified; 1 not verified (run again); 2 bad arguments;
+// 3 wrong source password; 4 source unreachable or untrusted certificate; 5 new box too small; 6 no
+// such box here.
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Command } from "commander";
+import { loadConfig } from "../../config/load.js";
+import { parseImapUrl } from "../../migration/endpoint.js";
+import { runMigration } from "../../migration/engine.js";
+import { EXIT_CODES, MigrationError } from "../../migration/errors.js";
+import { Ledger } from "../../migration/ledger.js";
+import { formatReport, reportJson, terminalProgress } from "../../migration/progress.js";
+import { ImapTarget, type MigrationTarget, StoreTarget } from "../../migration/targets.js";
+import { openDatabase } from "../../store/database.js";
+import { openStore, SQLITE_FILE } from "../../store/open.js";
+
+interface MigrateOptions {
+  data: string;
+  to: string;
+  from: string;
+  insecureTls?: boolean;
+  json?: boolean;
+  mirror?: boolean;
+  connections?: string;
+  batch?: string;
+  progress?: string;
+}
+
+async function askPassword(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw new MigrationError(
+      "INVALID_SOURCE",
+      "Manca la password della vecchia casella: impostala in DOMICILIO_SOURCE_PASSWORD.",
+    );
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const out = rl as unknown as { _writeToOutput: (s: string) => void; output: NodeJS.WriteStream };
+  let muted = false;
+  out._writeToOutput = (s: string) => {
+    if (!muted || s.includes("\n")) process.stderr.write(muted ? "\n" : s);
+  };
+  return new Promise((resolve) => {
+    rl.question(prompt, (answer) => {
+      rl.close();
+      resolve(answer);
+    });
+    muted = true;
+  });
+}
+
+export function registerMigrate(program: Command): void {
+  program
+    .command("migrate")
+    .description("copy every folder of an old box (IMAP) into a box here, verified; safe to run again")
+    .requiredOption("--data <dir>", "data folder")
+    .requiredOption("--to <address>", "the box here (or imap[s]://USER@HOST:PORT for another server)")
+    .requiredOption(
+      "--from <url>",
+      "the old box: imap[s]://USER@HOST:PORT, or its address when a preset knows it",
+    )
+    .option("--insecure-tls", "accept a self-signed certificate on the old server")
+    .option("--json", "print the report as one JSON object")
+    .option("--mirror", "also delete here what was deleted in the old box since the last run")
+    .option("--connections <n>", "parallel connections to the old server", "4")
+    .option("--batch <n>", "messages per transaction in the box", "100")
+    .option("--progress <mode>", "bar (on a terminal), lines (one per batch, on stderr) or none")
+    .action(async (opts: MigrateOptions) => {
+      const fail = (err: MigrationError) => {
+        if (opts.json) {
+          console.log(
+            JSON.stringify({
+              folders: [],
+              totals: { sourceMessages: 0, copied: 0, alreadyPresent: 0, failed: 0, bytes: 0 },
+              verified: false,
+              seconds: 0,
+              state: "error",
+              error: { code: err.code, message: err.message },
+            }),
+          );
+        } else console.error(err.message);
+        process.exitCode = err.exitCode;
+      };
+      let src: ReturnType<typeof parseImapUrl>;
+      try {
+        src = parseImapUrl(opts.from);
+      } catch (err) {
+        return fail(err as MigrationError);
+      }
+      const password =
+        process.env.DOMICILIO_SOURCE_PASSWORD ??
+        (await askPassword(`Password di ${src.user}: `).catch((e) => e as MigrationError));
+      if (password instanceof MigrationError) return fail(password);
+
+      const loaded = loadConfig(opts.data);
+      const store = await openStore({ dataDir: loaded.dataDir, config: loaded.config });
+      const { db } = await openDatabase({
+        url: loaded.config.database.url,
+        sqlitePath: join(loaded.dataDir, SQLITE_FILE),
+      });
+      try {
+        let target: MigrationTarget;
+        if (/^imaps?:\/\//i.test(opts.to)) {
+          const t = parseImapUrl(opts.to);
+          const tpw = process.env.DOMICILIO_TARGET_PASSWORD;
+          if (tpw === undefined) {
+            return fail(
+              new MigrationError(
+                "INVALID_SOURCE",
+                "Manca la password di destinazione: DOMICILIO_TARGET_PASSWORD.",
+              ),
+            );
+          }
+          target = new ImapTarget({ ...t, password: tpw, insecureTls: opts.insecureTls === true });
+        } else {
+          target = new StoreTarget(store, opts.to.trim().toLowerCase());
+        }
+        const source = { ...src, password, insecureTls: opts.insecureTls === true };
+        const progressMode = (opts.progress ?? (opts.json ? "none" : "bar")) as "bar" | "lines" | "none";
+        // The ledger lives in the store's own database (a second connection to it).
+        const ledger = await Ledger.open(db, {
+          source: `${src.user.toLowerCase()}@${src.host}:${src.port}`,
+          target: target.id,
+        });
+        const report = await runMigration({
+          source,
+          target,
+          ledger,
+          mirror: opts.mirror === true,
+          connections: Number(opts.connections ?? 4) || 4,
+          batchMessages: Number(opts.batch ?? 100) || 100,
+          ...(progressMode === "none" ? {} : { onEvent: terminalProgress(process.stderr, progressMode) }),
+        });
+        if (opts.json) console.log(JSON.stringify(reportJson(report)));
+        else console.log(formatReport(report));
+        process.exitCode = report.verified
+          ? 0
+          : report.error && report.error.code in EXIT_CODES
+            ? EXIT_CODES[report.error.code as keyof typeof EXIT_CODES]
+            : 1;
+      } finally {
+        await db.destroy();
+        await store.close();
+      }
+    });
+}

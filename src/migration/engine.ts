@@ -1,0 +1,715 @@
+// The migration engine: copies every folder of an old PEC box into the new one, byte-exact, with flags,
+// keywords and INTERNALDATE, verified, resumable after a crash at any point, and fast on re-runs.
+//
+// Phases (the states a member sees):
+//   In preparazione — log in to the source, LIST every folder (RFC 3501 §6.3.8, RFC 6154 attributes),
+//     plan the folder mapping (folder-map.ts), and scan every folder with one cheap
+//     `UID FETCH 1:* (FLAGS RFC822.SIZE)`; compare with the ledger to know exactly what is missing and
+//     which flags changed; check the new box's quota for the missing bytes. Nothing is written to the
+//     box in this phase, so a quota that is too small leaves it untouched.
+//   Copia in corso — create the folders, then several workers (one source connection each, within the
+//     source's connection limits) take whole folders, largest first, and stream the missing messages:
+//     `UID FETCH set (UID FLAGS INTERNALDATE BODY.PEEK[])` in chunks, each answer hashed as it arrives
+//     and appended to the box in batches (one store transaction per batch) while the next batch is being
+//     fetched. Each message is held in memory once (imapflow's literal buffer, handed to the store as is).
+//   Copiato — every folder verified: every source UID has a ledger row whose target message exists with
+//     the same sha-256 (the store names blobs by their sha-256, so this compares the bytes we received
+//     with the bytes it stored) and the source's flags. Otherwise Errore, with the reason.
+//
+// See ledger.ts for why a SIGKILL between the store commit and the ledger commit never doubles a message.
+import { createHash } from "node:crypto";
+import type { ImapFlow } from "imapflow";
+import { classifyConnectError, MigrationError } from "./errors.js";
+import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
+import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
+import { presetForHost } from "./presets.js";
+import {
+  type AppendItem,
+  type ImapEndpoint,
+  type MigrationTarget,
+  newImapClient,
+  type TargetFolderState,
+  type TargetSession,
+} from "./targets.js";
+
+export type MigrationState = "preparing" | "copying" | "copied" | "error";
+
+/** What the member reads (contract.md: the states appear as text on the page). */
+export const STATE_LABELS: Record<MigrationState, string> = {
+  preparing: "In preparazione",
+  copying: "Copia in corso",
+  copied: "Copiato",
+  error: "Errore",
+};
+
+export interface FolderReport {
+  source: string;
+  target: string;
+  sourceMessages: number;
+  copied: number;
+  alreadyPresent: number;
+  failed: number;
+  targetMessages: number;
+  verified: boolean;
+  /** Why the folder was not copied (virtual folders). */
+  skipped?: string;
+  /** Messages the source could not serve, or other per-folder problems. */
+  errors?: string[];
+}
+
+export interface MigrationReport {
+  folders: FolderReport[];
+  totals: { sourceMessages: number; copied: number; alreadyPresent: number; failed: number; bytes: number };
+  verified: boolean;
+  seconds: number;
+  state: MigrationState;
+  error?: { code: string; message: string };
+  /** Work done: a re-run with nothing new fetches no bodies. */
+  stats: {
+    bodiesFetched: number;
+    bytesFetched: number;
+    flagsUpdated: number;
+    removed: number;
+    connections: number;
+  };
+}
+
+export type MigrationEvent =
+  | { type: "state"; state: MigrationState; label: string; error?: { code: string; message: string } }
+  | {
+      type: "progress";
+      folder: string;
+      messagesDone: number;
+      messagesTotal: number;
+      bytesDone: number;
+      bytesTotal: number;
+    }
+  | { type: "folder"; report: FolderReport }
+  | { type: "message-failed"; folder: string; uid: number; reason: string };
+
+export interface MigrationOptions {
+  source: ImapEndpoint;
+  target: MigrationTarget;
+  ledger: Ledger;
+  /** Propagate deletions at the source to the box (off by default: nothing is ever lost by a re-run). */
+  mirror?: boolean;
+  /** Parallel connections to the source (the planning one included). Default 4. */
+  connections?: number;
+  /** Messages and bytes per chunk: one UID FETCH, one store transaction. */
+  batchMessages?: number;
+  batchBytes?: number;
+  onEvent?: (e: MigrationEvent) => void;
+}
+
+interface ScannedMessage {
+  flags: string[];
+  size: number;
+}
+
+interface FolderWork {
+  plan: PlannedFolder;
+  report: FolderReport;
+  uidValidity: number;
+  scan: Map<number, ScannedMessage>;
+  /** Valid ledger rows by source UID. */
+  rows: Map<number, LedgerRow>;
+  missing: number[];
+  missingBytes: number;
+  flagChanges: { uid: number; targetUid: number; flags: string[] }[];
+  gone: LedgerRow[];
+}
+
+interface GroupWork {
+  targetName: string;
+  folders: FolderWork[];
+  /** Unclaimed target messages by content hash (crash leftovers or UIDVALIDITY fallback). */
+  orphans: Map<string, number[]>;
+  orphanBytes: number;
+  bytes: number;
+  targetUidValidity: number;
+}
+
+function uidSet(uids: number[]): string {
+  // Compact ranges: 1:5,7,9:12 (RFC 3501 §9 sequence-set).
+  const sorted = [...uids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}:${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+function addError(fr: FolderReport, ...messages: string[]): void {
+  if (!fr.errors) fr.errors = [];
+  fr.errors.push(...messages);
+}
+
+function cleanFlags(flags: Iterable<string> | undefined): string[] {
+  return flagsKey(flags ?? [])
+    .split(" ")
+    .filter(Boolean);
+}
+
+function sha256(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+export function sourceId(ep: ImapEndpoint): string {
+  return `${ep.user.trim().toLowerCase()}@${ep.host.toLowerCase()}:${ep.port}`;
+}
+
+async function connectSource(ep: ImapEndpoint): Promise<ImapFlow> {
+  const c = newImapClient(ep);
+  c.on("error", () => {}); // surfaced through the failing command instead
+  try {
+    await c.connect();
+  } catch (err) {
+    throw classifyConnectError(err, `${ep.host}:${ep.port}`, presetForHost(ep.host)?.loginHint);
+  }
+  return c;
+}
+
+export async function runMigration(o: MigrationOptions): Promise<MigrationReport> {
+  const started = performance.now();
+  const emit = (e: MigrationEvent) => o.onEvent?.(e);
+  const connections = Math.max(1, o.connections ?? 4);
+  const batchMessages = o.batchMessages ?? 100;
+  // Small enough that memory stays flat (a few chunks in flight per connection), large enough that a
+  // transaction carries many messages.
+  const batchBytes = o.batchBytes ?? 4 * 1024 * 1024;
+  const report: MigrationReport = {
+    folders: [],
+    totals: { sourceMessages: 0, copied: 0, alreadyPresent: 0, failed: 0, bytes: 0 },
+    verified: false,
+    seconds: 0,
+    state: "preparing",
+    stats: { bodiesFetched: 0, bytesFetched: 0, flagsUpdated: 0, removed: 0, connections: 0 },
+  };
+  const setState = (state: MigrationState, error?: { code: string; message: string }) => {
+    report.state = state;
+    if (error) report.error = error;
+    emit({ type: "state", state, label: STATE_LABELS[state], ...(error ? { error } : {}) });
+  };
+  const clients: ImapFlow[] = [];
+  const sessions: TargetSession[] = [];
+  setState("preparing");
+  try {
+    // ---- In preparazione -------------------------------------------------------------------------
+    let source = o.source;
+    let control: ImapFlow;
+    try {
+      control = await connectSource(source);
+    } catch (err) {
+      // mission.md: people type credentials with a stray space. Try once more without it.
+      const trimmed = source.password.trim();
+      if (!(err instanceof MigrationError && err.code === "AUTH_FAILED") || trimmed === source.password)
+        throw err;
+      source = { ...source, password: trimmed };
+      control = await connectSource(source).catch(() => Promise.reject(err));
+    }
+    clients.push(control);
+    report.stats.connections++;
+    await o.target.open();
+    const listed = await control.list();
+    const ns = (control as unknown as { namespaces?: { personal?: { prefix: string }[] } }).namespaces;
+    const namespacePrefix = ns?.personal?.[0]?.prefix ?? "";
+    const sourceFolders: SourceFolder[] = listed.map((f) => ({
+      path: f.path,
+      delimiter: f.delimiter,
+      flags: [...f.flags],
+      // imapflow: true when LSUB/LIST (SUBSCRIBED) says so, or when the server tells nothing at all.
+      subscribed: f.subscribed === true,
+    }));
+    const plan = planFolders(sourceFolders, { namespacePrefix });
+    const names = await o.target.resolveNames(plan);
+    const prepSession = await o.target.session();
+    sessions.push(prepSession);
+
+    const works: FolderWork[] = [];
+    for (const p of plan) {
+      const target = names.get(p.target) ?? p.target;
+      const fr: FolderReport = {
+        source: p.source,
+        target,
+        sourceMessages: 0,
+        copied: 0,
+        alreadyPresent: 0,
+        failed: 0,
+        targetMessages: 0,
+        verified: true,
+      };
+      if (p.skipped) fr.skipped = p.skipped;
+      report.folders.push(fr);
+      if (p.skipped || !p.selectable) continue;
+      let lock: Awaited<ReturnType<ImapFlow["getMailboxLock"]>>;
+      try {
+        lock = await control.getMailboxLock(p.source, { readOnly: true });
+      } catch (err) {
+        // A folder the server lists but refuses to open: reported, the others are copied.
+        if (!control.usable) throw err;
+        fr.verified = false;
+        addError(fr, `la cartella non si apre sul vecchio server: ${(err as Error).message ?? err}`);
+        continue;
+      }
+      const scan = new Map<number, ScannedMessage>();
+      let uidValidity = 0;
+      try {
+        const box = control.mailbox;
+        if (!box) throw new MigrationError("INTERNAL", `cartella ${p.source} non selezionabile`);
+        uidValidity = Number(box.uidValidity);
+        if (box.exists > 0) {
+          for await (const m of control.fetch("1:*", { uid: true, flags: true, size: true })) {
+            scan.set(m.uid, { flags: cleanFlags(m.flags), size: m.size ?? 0 });
+          }
+        }
+      } finally {
+        lock.release();
+      }
+      fr.sourceMessages = scan.size;
+      works.push({
+        plan: p,
+        report: fr,
+        uidValidity,
+        scan,
+        rows: new Map(),
+        missing: [],
+        missingBytes: 0,
+        flagChanges: [],
+        gone: [],
+      });
+    }
+
+    // Group by target folder (two source folders may land in one), then reconcile with ledger and box.
+    const groups = new Map<string, GroupWork>();
+    for (const w of works) {
+      const g: GroupWork = groups.get(w.report.target) ?? {
+        targetName: w.report.target,
+        folders: [],
+        orphans: new Map(),
+        orphanBytes: 0,
+        bytes: 0,
+        targetUidValidity: 0,
+      };
+      g.folders.push(w);
+      groups.set(w.report.target, g);
+    }
+    let needBytes = 0;
+    for (const g of groups.values()) {
+      const tstate: TargetFolderState | null = await prepSession.listFolder(g.targetName);
+      const tByUid = new Map((tstate?.messages ?? []).map((m) => [m.uid, m]));
+      g.targetUidValidity = tstate?.uidValidity ?? 0;
+      for (const w of g.folders) {
+        // RFC 3501 §2.3.1.1: a new UIDVALIDITY means the old UIDs mean nothing; match by content instead.
+        await o.ledger.deleteRows(w.plan.source, { notUidValidity: w.uidValidity });
+        const rows = await o.ledger.rowsForFolder(w.plan.source);
+        const broken: number[] = [];
+        for (const r of rows) {
+          const present = tstate && r.targetUidValidity === tstate.uidValidity && tByUid.has(r.targetUid);
+          if (!present) broken.push(r.uid);
+          else w.rows.set(r.uid, r);
+        }
+        // Rows whose message disappeared from the box (deleted there, or folder recreated): copy again.
+        if (broken.length)
+          await o.ledger.deleteRows(w.plan.source, { uidValidity: w.uidValidity, uids: broken });
+        for (const [uid, m] of w.scan) {
+          const r = w.rows.get(uid);
+          if (!r) {
+            w.missing.push(uid);
+            w.missingBytes += m.size;
+          } else {
+            w.report.alreadyPresent++;
+            if (flagsKey(m.flags) !== r.flags)
+              w.flagChanges.push({ uid, targetUid: r.targetUid, flags: m.flags });
+          }
+        }
+        for (const r of w.rows.values()) if (!w.scan.has(r.uid)) w.gone.push(r);
+        g.bytes += w.missingBytes;
+        needBytes += w.missingBytes;
+      }
+      if (tstate && g.folders.some((w) => w.missing.length > 0)) {
+        const claimed = new Set(
+          (await o.ledger.rowsForTargetFolder(g.targetName))
+            .filter((r) => r.targetUidValidity === tstate.uidValidity)
+            .map((r) => r.targetUid),
+        );
+        const unclaimed = tstate.messages.filter((m) => !claimed.has(m.uid));
+        const needHash = unclaimed.filter((m) => m.hash === null).map((m) => m.uid);
+        const hashes = needHash.length ? await prepSession.hashes(g.targetName, needHash) : new Map();
+        for (const m of unclaimed) {
+          const h = m.hash ?? hashes.get(m.uid);
+          if (!h) continue;
+          const list = g.orphans.get(h) ?? [];
+          list.push(m.uid);
+          g.orphans.set(h, list);
+          g.orphanBytes += m.size ?? 0;
+        }
+        needBytes -= g.orphanBytes;
+      }
+    }
+    const free = await o.target.freeBytes();
+    if (free !== null && needBytes > free) {
+      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+      throw new MigrationError(
+        "QUOTA_TOO_SMALL",
+        `Lo spazio libero della nuova casella (${mb(free)}) non basta per i messaggi da copiare ` +
+          `(${mb(needBytes)}). Nulla è stato copiato: chiedi al gestore di aumentare lo spazio e riprova.`,
+      );
+    }
+
+    // ---- Copia in corso ---------------------------------------------------------------------------
+    setState("copying");
+    await o.target.ensureFolders(plan);
+    const messagesTotal = works.reduce((s, w) => s + w.missing.length, 0);
+    const bytesTotal = needBytes + [...groups.values()].reduce((s, g) => s + g.orphanBytes, 0);
+    let messagesDone = 0;
+    let bytesDone = 0;
+    const progress = (folder: string) =>
+      emit({ type: "progress", folder, messagesDone, messagesTotal, bytesDone, bytesTotal });
+    let fatal: unknown = null;
+
+    // Flags changed at the source since the last run (replaced on the target, grouped by value), and,
+    // with --mirror, deletions. Cheap metadata operations, done before the bodies.
+    for (const g of groups.values()) {
+      for (const w of g.folders) {
+        const byFlags = new Map<string, { uids: number[]; targetUids: number[]; flags: string[] }>();
+        for (const c of w.flagChanges) {
+          const k = flagsKey(c.flags);
+          const e = byFlags.get(k) ?? { uids: [], targetUids: [], flags: c.flags };
+          e.uids.push(c.uid);
+          e.targetUids.push(c.targetUid);
+          byFlags.set(k, e);
+        }
+        for (const [k, e] of byFlags) {
+          await prepSession.setFlags(g.targetName, e.targetUids, e.flags);
+          await o.ledger.setFlags(
+            w.plan.source,
+            w.uidValidity,
+            e.uids.map((uid) => ({ uid, flags: k })),
+          );
+          for (const uid of e.uids) w.rows.get(uid)!.flags = k;
+          report.stats.flagsUpdated += e.uids.length;
+        }
+        if (o.mirror && w.gone.length) {
+          await prepSession.remove(
+            g.targetName,
+            w.gone.map((r) => r.targetUid),
+          );
+          await o.ledger.deleteRows(w.plan.source, {
+            uidValidity: w.uidValidity,
+            uids: w.gone.map((r) => r.uid),
+          });
+          report.stats.removed += w.gone.length;
+        }
+      }
+    }
+
+    // The missing messages in chunks (by count and by the sizes the scan reported), largest folders
+    // first. Several connections fetch chunks at once — several of the same folder too — but a folder's
+    // chunks are committed in UID order, so the box keeps the source's order.
+    interface Chunk {
+      g: GroupWork;
+      w: FolderWork;
+      uids: number[];
+      /** Resolves when the previous chunk of the same folder is committed (or abandoned). */
+      previous: Promise<void>;
+      done: () => void;
+    }
+    const chunks: Chunk[] = [];
+    for (const g of [...groups.values()].sort((a, b) => b.bytes - a.bytes)) {
+      for (const w of g.folders) {
+        let previous: Promise<void> = Promise.resolve();
+        let cur: number[] = [];
+        let bytes = 0;
+        const push = () => {
+          let done!: () => void;
+          const committed = new Promise<void>((r) => {
+            done = r;
+          });
+          chunks.push({ g, w, uids: cur, previous, done });
+          previous = committed;
+          cur = [];
+          bytes = 0;
+        };
+        for (const uid of [...w.missing].sort((a, b) => a - b)) {
+          cur.push(uid);
+          bytes += w.scan.get(uid)?.size ?? 0;
+          if (cur.length >= batchMessages || bytes >= batchBytes) push();
+        }
+        if (cur.length) push();
+      }
+    }
+
+    interface Fetched {
+      uid: number;
+      hash: string;
+      item: AppendItem;
+      /** Set when an unclaimed target message with the same bytes is there already (ledger.ts). */
+      claimTargetUid?: number;
+    }
+
+    const worker = async (first: ImapFlow | null) => {
+      let conn: { src: ImapFlow } | null = first ? { src: first } : null;
+      let ts: TargetSession | null = null;
+      let lock: { release(): void } | null = null;
+      let selected: FolderWork | null = null;
+      const release = () => {
+        try {
+          lock?.release();
+        } catch {
+          // connection gone
+        }
+        lock = null;
+        selected = null;
+      };
+      const select = async (w: FolderWork) => {
+        if (selected === w) return;
+        release();
+        lock = await conn!.src.getMailboxLock(w.plan.source, { readOnly: true });
+        const box = conn!.src.mailbox;
+        if (!box || Number(box.uidValidity) !== w.uidValidity) {
+          throw new MigrationError(
+            "SOURCE_CHANGED",
+            `UIDVALIDITY di ${w.plan.source} cambiata durante la copia`,
+          );
+        }
+        selected = w;
+      };
+      // A server that drops the connection on a message it cannot read (Dovecot does) costs one
+      // reconnection, not the copy.
+      const reconnect = async (w: FolderWork) => {
+        release();
+        conn!.src.close();
+        conn!.src = await connectSource(source);
+        clients.push(conn!.src);
+        report.stats.connections++;
+        await select(w);
+      };
+
+      const fetchChunk = async (c: Chunk): Promise<Fetched[]> => {
+        const { w, g } = c;
+        const fr = w.report;
+        const out: Fetched[] = [];
+        const received = new Set<number>();
+        const accept = (m: {
+          uid: number;
+          source?: Buffer;
+          flags?: Set<string>;
+          internalDate?: Date | string;
+        }) => {
+          const bytes = m.source!;
+          received.add(m.uid);
+          report.stats.bodiesFetched++;
+          report.stats.bytesFetched += bytes.length;
+          // A store names what it keeps by the sha-256 of the bytes and tells us; hash here only when
+          // the target does not, or when unclaimed messages of the box must be matched by content.
+          const hash = o.target.hashesContent && g.orphans.size === 0 ? "" : sha256(bytes);
+          const flags = cleanFlags(m.flags ?? w.scan.get(m.uid)?.flags);
+          const f: Fetched = {
+            uid: m.uid,
+            hash,
+            item: { bytes, flags, internalDate: new Date(m.internalDate ?? Date.now()) },
+          };
+          const pool = hash ? g.orphans.get(hash) : undefined;
+          if (pool && pool.length > 0) f.claimTargetUid = pool.shift()!;
+          out.push(f);
+        };
+        try {
+          for await (const m of conn!.src.fetch(
+            uidSet(c.uids),
+            { uid: true, flags: true, internalDate: true, source: true },
+            { uid: true },
+          )) {
+            if (!received.has(m.uid) && m.source) accept(m);
+          }
+        } catch (err) {
+          if (err instanceof MigrationError) throw err;
+          // Whatever the batch did not deliver is asked for one by one below.
+          if (!conn!.src.usable) await reconnect(w);
+        }
+        // One broken message must not stop the rest: ask for each missing one alone; what still fails
+        // is reported per message and the copy goes on.
+        for (const uid of c.uids) {
+          if (received.has(uid)) continue;
+          let reason = "il server non ha restituito il messaggio";
+          try {
+            const m = await conn!.src.fetchOne(
+              String(uid),
+              { uid: true, flags: true, internalDate: true, source: true },
+              { uid: true },
+            );
+            if (m !== false && m.source) {
+              accept(m);
+              continue;
+            }
+          } catch (err) {
+            reason = `il server non riesce a leggere il messaggio (${(err as Error).message ?? err})`;
+            if (!conn!.src.usable) await reconnect(w);
+          }
+          fr.failed++;
+          messagesDone++;
+          addError(fr, `UID ${uid}: ${reason}`);
+          emit({ type: "message-failed", folder: fr.source, uid, reason });
+        }
+        out.sort((a, b) => a.uid - b.uid);
+        return out;
+      };
+
+      const commit = async (c: Chunk, fetched: Fetched[]) => {
+        const { w, g } = c;
+        const fr = w.report;
+        const toAppend = fetched.filter((f) => f.claimTargetUid === undefined);
+        const claimed = fetched.filter((f) => f.claimTargetUid !== undefined);
+        const row = (f: Fetched, targetUidValidity: number, targetUid: number, hash?: string): LedgerRow => ({
+          folder: w.plan.source,
+          uidValidity: w.uidValidity,
+          uid: f.uid,
+          hash: f.hash || hash || sha256(f.item.bytes),
+          size: f.item.bytes.length,
+          flags: flagsKey(f.item.flags),
+          targetFolder: g.targetName,
+          targetUidValidity,
+          targetUid,
+        });
+        const rows: LedgerRow[] = [];
+        for (const f of claimed) {
+          // Already in the box from a run killed before its ledger commit: claim it, do not copy again.
+          await ts!.setFlags(g.targetName, [f.claimTargetUid!], f.item.flags);
+          rows.push(row(f, g.targetUidValidity, f.claimTargetUid!));
+        }
+        if (toAppend.length) {
+          const res = await ts!.append(
+            g.targetName,
+            toAppend.map((f) => f.item),
+          );
+          toAppend.forEach((f, i) => {
+            rows.push(row(f, res.uidValidity, res.uids[i]!, res.hashes?.[i]));
+          });
+        }
+        // After the target committed (ledger.ts: a crash here leaves orphans the next run claims).
+        await o.ledger.insert(rows);
+        for (const r of rows) w.rows.set(r.uid, r);
+        const b = fetched.reduce((s, f) => s + f.item.bytes.length, 0);
+        fr.copied += toAppend.length;
+        fr.alreadyPresent += claimed.length;
+        report.totals.bytes += toAppend.reduce((s, f) => s + f.item.bytes.length, 0);
+        messagesDone += fetched.length;
+        bytesDone += b;
+        progress(fr.source);
+      };
+
+      try {
+        while (!fatal) {
+          const c = chunks.shift();
+          if (!c) break;
+          try {
+            if (!conn) {
+              conn = { src: await connectSource(source) };
+              clients.push(conn.src);
+              report.stats.connections++;
+            }
+            if (!ts) {
+              ts = await o.target.session();
+              sessions.push(ts);
+            }
+            let fetched: Fetched[] = [];
+            try {
+              await select(c.w);
+              fetched = await fetchChunk(c);
+            } catch (err) {
+              if (!(err instanceof MigrationError && err.code === "SOURCE_CHANGED")) throw err;
+              c.w.report.failed += c.uids.length;
+              messagesDone += c.uids.length;
+              addError(c.w.report, "UIDVALIDITY della cartella cambiata durante la copia: rilancia la copia");
+            }
+            await c.previous;
+            if (fatal) break;
+            if (fetched.length) await commit(c, fetched);
+          } catch (err) {
+            fatal ??= err;
+          } finally {
+            c.done();
+          }
+        }
+      } finally {
+        release();
+      }
+    };
+    const parallel = Math.max(1, Math.min(connections, chunks.length));
+    await Promise.all(Array.from({ length: parallel }, (_, i) => worker(i === 0 ? control : null)));
+    // Chunks nobody took after a fatal error must not leave waiters behind.
+    for (const c of chunks) c.done();
+    if (fatal) throw fatal;
+
+    // ---- Verifica ---------------------------------------------------------------------------------
+    for (const g of groups.values()) {
+      const tstate = await prepSession.listFolder(g.targetName);
+      const tByUid = new Map((tstate?.messages ?? []).map((m) => [m.uid, m]));
+      for (const w of g.folders) {
+        const fr = w.report;
+        fr.targetMessages = tstate?.messages.length ?? 0;
+        let ok = fr.failed === 0 && !!tstate;
+        const problems: string[] = [];
+        for (const [uid, m] of w.scan) {
+          const r = w.rows.get(uid);
+          const t = r ? tByUid.get(r.targetUid) : undefined;
+          if (!r || !t || r.targetUidValidity !== tstate!.uidValidity) {
+            if (!fr.errors?.some((e) => e.startsWith(`UID ${uid}:`))) problems.push(`UID ${uid}: assente`);
+            ok = false;
+          } else if (t.hash !== null && t.hash !== r.hash) {
+            problems.push(`UID ${uid}: contenuto diverso`);
+            ok = false;
+          } else if (flagsKey(t.flags) !== flagsKey(m.flags)) {
+            problems.push(`UID ${uid}: flag diversi`);
+            ok = false;
+          }
+        }
+        if (problems.length) addError(fr, ...problems.slice(0, 20));
+        fr.verified = ok;
+        emit({ type: "folder", report: fr });
+      }
+    }
+
+    // Folders with nothing to verify (not selectable, skipped) count as verified.
+    for (const fr of report.folders) {
+      report.totals.sourceMessages += fr.sourceMessages;
+      report.totals.copied += fr.copied;
+      report.totals.alreadyPresent += fr.alreadyPresent;
+      report.totals.failed += fr.failed;
+    }
+    report.verified = report.folders.every((f) => f.verified);
+    if (report.verified) setState("copied");
+    else {
+      setState("error", {
+        code: "NOT_VERIFIED",
+        message: `${report.totals.failed} messaggi non copiati o non verificati: rilancia la copia; i messaggi già copiati non saranno duplicati.`,
+      });
+    }
+  } catch (err) {
+    const e =
+      err instanceof MigrationError
+        ? err
+        : (err as { code?: string })?.code === "OVER_QUOTA"
+          ? new MigrationError(
+              "QUOTA_TOO_SMALL",
+              "La nuova casella è piena: chiedi al gestore più spazio e riprova.",
+            )
+          : classifyConnectError(err, `${o.source.host}:${o.source.port}`);
+    for (const fr of report.folders) {
+      report.totals.sourceMessages += fr.sourceMessages;
+      report.totals.copied += fr.copied;
+      report.totals.alreadyPresent += fr.alreadyPresent;
+      report.totals.failed += fr.failed;
+    }
+    report.verified = false;
+    setState("error", { code: e.code, message: e.message });
+  } finally {
+    for (const s of sessions) await s.release().catch(() => {});
+    for (const c of clients) await c.logout().catch(() => c.close());
+    await o.target.close().catch(() => {});
+  }
+  report.seconds = (performance.now() - started) / 1000;
+  return report;
+}
