@@ -532,9 +532,22 @@ export class TransportStore {
     );
   }
 
-  /** Retention: entries older than `before` go (30 months, pec-rules.md); checkpoints keep the chain's anchor. */
-  async pruneLog(before: number): Promise<number> {
-    const r = await this.db.deleteFrom("pec_log").where("at", "<", before).executeTakeFirst();
+  /**
+   * Retention (30 months, pec-rules.md "The log"): removes the entries up to the newest checkpoint signed
+   * before `before`, so the first entry kept is anchored by that checkpoint and `log verify` still holds;
+   * quarantined messages past their keep_until go too. Returns the entries removed.
+   */
+  async applyRetention(before: number, now: number): Promise<number> {
+    const cp = await this.db
+      .selectFrom("pec_log_checkpoints")
+      .select(["seq"])
+      .where("at", "<", before)
+      .orderBy("seq", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    await this.db.deleteFrom("pec_quarantine").where("keep_until", "<", now).execute();
+    if (!cp) return 0;
+    const r = await this.db.deleteFrom("pec_log").where("seq", "<=", Number(cp.seq)).executeTakeFirst();
     return Number(r.numDeletedRows);
   }
 

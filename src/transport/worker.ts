@@ -3,7 +3,7 @@
 // Woken at once when new jobs are committed in this process; polls otherwise (timers, other processes).
 import { type Job, JobLostError } from "../store/transport-store.js";
 import { handleSubmit } from "./access-point.js";
-import type { ServiceContext } from "./context.js";
+import { MONTH_MS, type ServiceContext } from "./context.js";
 import { handleDeliver, handleStore } from "./delivery-point.js";
 import { handleIncoming, handleSystem } from "./incoming-point.js";
 import { handleNotify } from "./notify.js";
@@ -27,6 +27,7 @@ const MAX_ATTEMPTS = 50;
 const LEASE_MS = 120_000;
 const POLL_MS = 500;
 const CHECKPOINT_MS = 60_000;
+const RETENTION_MS = 6 * 3600_000;
 
 export class Worker {
   private inflight = 0;
@@ -38,6 +39,7 @@ export class Worker {
   private again = false;
   private idle: (() => void) | null = null;
   private lastCheckpoint = 0;
+  private lastRetention = 0;
 
   constructor(private readonly svc: ServiceContext) {}
 
@@ -89,6 +91,13 @@ export class Worker {
     if (now - this.lastCheckpoint > CHECKPOINT_MS) {
       this.lastCheckpoint = now;
       await this.checkpoint(false);
+    }
+    if (now - this.lastRetention > RETENTION_MS) {
+      this.lastRetention = now;
+      const t = this.svc.clock().getTime();
+      await this.svc.ts
+        .applyRetention(t - this.svc.config.pec.logRetentionMonths * MONTH_MS, t)
+        .catch((err: unknown) => this.svc.warn("registro retention failed", err));
     }
   }
 
