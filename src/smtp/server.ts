@@ -7,7 +7,7 @@ import { isIP } from "node:net";
 import { SMTPServer, type SMTPServerSession } from "smtp-server";
 import { installEnhancedCodes } from "./enhanced-codes.js";
 import { SMTP_ERRORS, SmtpReplyError } from "./errors.js";
-import { CLOSE_TIMEOUT_MS, MAX_UNAUTHENTICATED_COMMANDS } from "./limits.js";
+import { CLOSE_TIMEOUT_MS, MAX_AUTH_FAILURES, MAX_UNAUTHENTICATED_COMMANDS } from "./limits.js";
 
 export type SmtpRole = "smtp" | "submission" | "submissions";
 
@@ -65,6 +65,7 @@ function wire(err: unknown, onError?: (err: unknown) => void): SmtpReplyError {
 export class SmtpListener {
   readonly server: SMTPServer;
   private readonly perIp = new Map<string, number>();
+  private readonly authFailures = new Map<string, number>();
 
   constructor(options: SmtpServerOptions) {
     installEnhancedCodes();
@@ -106,6 +107,7 @@ export class SmtpListener {
         const n = (this.perIp.get(ip) ?? 1) - 1;
         if (n <= 0) this.perIp.delete(ip);
         else this.perIp.set(ip, n);
+        this.authFailures.delete(session.id);
       },
       onAuth: (auth, session, cb) => {
         if (!handlers.authenticate) return cb(SMTP_ERRORS.authRequired());
@@ -113,7 +115,14 @@ export class SmtpListener {
           return cb(SMTP_ERRORS.encryptionRequired());
         handlers.authenticate(auth.username ?? "", auth.password ?? "").then(
           (user) => cb(null, { user }),
-          (err: unknown) => cb(wire(err, handlers.onError)),
+          (err: unknown) => {
+            // A 421 closes the connection (RFC 5321 §3.8): guessing passwords costs a reconnect.
+            const n = (this.authFailures.get(session.id) ?? 0) + 1;
+            this.authFailures.set(session.id, n);
+            if (n >= MAX_AUTH_FAILURES)
+              return cb(new SmtpReplyError(421, "4.7.0", "Too many authentication failures"));
+            cb(wire(err, handlers.onError));
+          },
         );
       },
       onMailFrom: (address, session, cb) => {

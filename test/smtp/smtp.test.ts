@@ -176,6 +176,10 @@ describe("listeners of a running provider", { timeout: 120_000 }, () => {
     const auth = (u: string, p: string) => Buffer.from(`\0${u}\0${p}`).toString("base64");
     const bad = await converse(port, ["EHLO client", `AUTH PLAIN ${auth("uno@pec.zeta.it", "sbagliata")}`]);
     assert.match(bad[2]!, /^535 5\.7\.8 /);
+    const badAuth = `AUTH PLAIN ${auth("uno@pec.zeta.it", "sbagliata")}`;
+    const guessing = await converse(port, ["EHLO client", badAuth, badAuth, badAuth]);
+    assert.match(guessing[3]!, /^535 5\.7\.8 /);
+    assert.match(guessing[4]!, /^421 4\.7\.0 Too many authentication failures$/);
     const foreign = await converse(port, [
       "EHLO client",
       `AUTH PLAIN ${auth("uno@pec.zeta.it", PASSWORD)}`,
