@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import nodemailer from "nodemailer";
 import { readPec } from "../../src/pec/reader.js";
+import { SmtpSender } from "../../src/smtp/client.js";
 import { parseRoutes } from "../../src/smtp/routes.js";
 import { formalProblem } from "../../src/transport/access-point.js";
 import { runCli } from "../helpers/cli.js";
@@ -34,6 +35,32 @@ test("DOMICILIO_ROUTES reads domain=host:port lists and refuses anything else", 
   assert.equal(parseRoutes(undefined).size, 0);
   for (const bad of ["pec.beta.it", "pec.beta.it=host", "x=host:99999", "=h:1"])
     assert.throws(() => parseRoutes(bad), /DOMICILIO_ROUTES/);
+});
+
+test("outbound destinations come from DOMICILIO_ROUTES first, then from the injected MX lookup by preference", async () => {
+  const asked: string[] = [];
+  const sender = new SmtpSender({
+    routes: parseRoutes("pec.beta.it=127.0.0.1:2526"),
+    name: "pec.alfa.it",
+    resolveMx: async (d) => {
+      asked.push(d);
+      return d === "nomx.it"
+        ? []
+        : [
+            { exchange: "mx2.other.it", priority: 20 },
+            { exchange: "mx1.other.it", priority: 10 },
+          ];
+    },
+  });
+  assert.deepEqual(await sender.destinations("PEC.BETA.IT"), [{ host: "127.0.0.1", port: 2526 }]);
+  assert.deepEqual(await sender.destinations("other.it"), [
+    { host: "mx1.other.it", port: 25 },
+    { host: "mx2.other.it", port: 25 },
+  ]);
+  // RFC 5321 §5.1: no MX record, the domain itself.
+  assert.deepEqual(await sender.destinations("nomx.it"), [{ host: "nomx.it", port: 25 }]);
+  assert.deepEqual(asked, ["other.it", "nomx.it"]);
+  sender.close();
 });
 
 describe("the access point's formal checks", () => {
