@@ -3,7 +3,7 @@
 // EICAR-only database. Members submit with nodemailer and read with imapflow; every PEC message that
 // results is checked with `openssl smime -verify` against its issuer's CA and read for its daticert.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -34,6 +34,8 @@ import {
 let root: string;
 let A: Provider;
 let B: Provider;
+/** A third provider Beta does not know at first (not in Beta's index). */
+let C: Provider;
 let sink: Sink;
 let clamd: Clamd;
 
@@ -72,7 +74,12 @@ before(async () => {
     // Only Beta scans: Alfa lets an infected envelope travel so Beta's incoming point meets it.
     toml: `[antivirus]\nclamdSocket = "${clamd.socket}"`,
   });
+  C = await createProvider(root, { name: "Gamma PEC", domain: "pec.gamma.it", boxes: ["zeno"] });
   trustEachOther([A, B]);
+  // Gamma knows Beta; Beta learns of Gamma only in the test, while running.
+  const bExport = join(root, "beta.json");
+  writeFileSync(bExport, runCli(["provider", "export", "--data", B.dir]).stdout);
+  assert.equal(runCli(["provider", "import", bExport, "--data", C.dir]).status, 0);
   await withProviderStore(B, async (s) => {
     const chiusa = await s.getMailbox("chiusa@pec.beta.it");
     await s.setMailboxState(chiusa!.id, "deactivated");
@@ -88,12 +95,17 @@ before(async () => {
     DOMICILIO_ROUTES: routes({ "pec.beta.it": B.smtpPort, "ordinaria.it": sink.port }),
   });
   await startProvider(B, {
-    DOMICILIO_ROUTES: routes({ "pec.alfa.it": A.smtpPort, "ordinaria.it": sink.port }),
+    DOMICILIO_ROUTES: routes({
+      "pec.alfa.it": A.smtpPort,
+      "pec.gamma.it": C.smtpPort,
+      "ordinaria.it": sink.port,
+    }),
   });
+  await startProvider(C, { DOMICILIO_ROUTES: routes({ "pec.beta.it": B.smtpPort }) });
 });
 
 after(async () => {
-  await Promise.all([A && stopProvider(A), B && stopProvider(B)]);
+  await Promise.all([A && stopProvider(A), B && stopProvider(B), C && stopProvider(C)]);
   await sink?.close();
   await clamd?.stop();
   if (root) rmSync(root, { recursive: true, force: true });
@@ -308,5 +320,23 @@ describe("two providers on loopback", { timeout: 120_000 }, () => {
     assert.equal((await readInbox(A, "elena")).filter((m) => m.subject.includes("Virus 8a")).length, 0);
     const log = runCli(["log", "export", "--box", "gino@pec.beta.it", "--data", B.dir]).stdout;
     assert.match(log, /"event":"virus"/);
+  });
+
+  test("an envelope from a provider missing from the index is refused; after `provider import` into the running server it is delivered", async () => {
+    await submit(C, "zeno", { to: B.address("anna"), subject: "Indice 9a", text: "x" });
+    const [mc] = (await waitForTypes(C, "zeno", "Indice 9a", ["accettazione", "errore-consegna"])).filter(
+      (m) => m.pecType === "errore-consegna",
+    );
+    const d = certified(mc!, C, "errore-consegna").d;
+    assert.equal(d.consegna, "anna@pec.beta.it");
+    const file = join(root, "gamma.json");
+    writeFileSync(file, runCli(["provider", "export", "--data", C.dir]).stdout);
+    assert.equal(runCli(["provider", "import", file, "--data", B.dir]).status, 0);
+    await new Promise((r) => setTimeout(r, 1500)); // the index looks at its folder at most once a second
+    await submit(C, "zeno", { to: B.address("anna"), subject: "Indice 9b", text: "x" });
+    const got = await waitForTypes(C, "zeno", "Indice 9b", ["accettazione", "avvenuta-consegna"]);
+    certified(got.find((m) => m.pecType === "avvenuta-consegna")!, B, "avvenuta-consegna");
+    const [env] = await waitForTypes(B, "anna", "Indice 9b", ["posta-certificata"]);
+    certified(env!, C, "posta-certificata");
   });
 });
