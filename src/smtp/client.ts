@@ -12,6 +12,8 @@ export const systemMx: MxResolver = (domain) => dns.resolveMx(domain);
 
 export interface SendResult {
   ok: boolean;
+  /** recipients the server refused while taking the message for the others */
+  rejected: string[];
   /** a 5xx answer: retrying will not help */
   permanent: boolean;
   response: string;
@@ -69,19 +71,26 @@ export class SmtpSender {
     } catch (err) {
       const code = (err as { code?: string }).code;
       const permanent = code === "ENOTFOUND" || code === "ENODATA";
-      return { ok: false, permanent, response: `no route to ${domain}: ${code ?? (err as Error).message}` };
+      return {
+        ok: false,
+        rejected: [],
+        permanent,
+        response: `no route to ${domain}: ${code ?? (err as Error).message}`,
+      };
     }
-    let last: SendResult = { ok: false, permanent: false, response: "no destination" };
+    let last: SendResult = { ok: false, rejected: [], permanent: false, response: "no destination" };
     for (const r of routes) {
       try {
         const info = await this.pool(r).sendMail({ envelope, raw });
-        if (info.rejected.length > 0)
-          return { ok: false, permanent: true, response: String(info.response ?? "rejected") };
-        return { ok: true, permanent: false, response: String(info.response ?? "") };
+        const rejected = (info.rejected as (string | { address: string })[]).map((x) =>
+          (typeof x === "string" ? x : x.address).toLowerCase(),
+        );
+        return { ok: true, rejected, permanent: false, response: String(info.response ?? "") };
       } catch (err) {
         const e = err as { responseCode?: number; response?: string; message: string };
         last = {
           ok: false,
+          rejected: [],
           permanent: (e.responseCode ?? 0) >= 500,
           response: e.response ?? e.message,
         };

@@ -30,17 +30,20 @@ export async function handleSend(svc: ServiceContext, job: Job): Promise<void> {
   const raw = await svc.store.blobs.get(p.blobId);
   const result = await svc.sender.send(p.domain, { from: p.from, to: p.to }, raw);
   const now = svc.clock().getTime();
-  if (result.ok) {
+  if (result.ok && result.rejected.length === 0) {
     await svc.ts.transaction((trx) => svc.ts.complete(trx, job, now));
     return;
   }
   const expired = now - p.firstAt > svc.config.pec.giveUpHours * 3600_000;
-  if (!result.permanent && !expired) throw new RetryLater(`${p.domain}: ${result.response}`);
+  if (!result.ok && !result.permanent && !expired) throw new RetryLater(`${p.domain}: ${result.response}`);
+  // Refused for good: all recipients, or those the server refused while taking the others.
+  const failed = result.ok ? p.to.filter((r) => result.rejected.includes(r.toLowerCase())) : p.to;
   const mine = p.identificativo ? await svc.ts.getTransaction(p.identificativo) : null;
   const tx = mine?.tx as Transaction | undefined;
+  const permanent = result.ok || result.permanent;
   const routed: Routed[] = [];
-  if (tx && result.permanent) {
-    for (const r of p.to)
+  if (tx && permanent) {
+    for (const r of failed)
       routed.push(
         await stored(
           svc,
@@ -49,24 +52,30 @@ export async function handleSend(svc: ServiceContext, job: Job): Promise<void> {
       );
   }
   await svc.ts.transaction(async (trx) => {
-    if (tx && result.permanent)
-      for (const r of p.to) await svc.ts.advanceRecipient(trx, tx.identificativo, r, "failed", now);
+    if (tx && permanent)
+      for (const r of failed) await svc.ts.advanceRecipient(trx, tx.identificativo, r, "failed", now);
     await commitRouted(
       svc,
       trx,
       routed,
       [
         tx
-          ? logOf(tx, "invio-fallito", `${p.what} a ${p.domain}: ${result.response}`.slice(0, 300), p.to)
+          ? logOf(tx, "invio-fallito", `${p.what} a ${p.domain}: ${result.response}`.slice(0, 300), failed)
           : {
               event: "invio-fallito",
               sender: p.from,
-              recipients: p.to,
+              recipients: failed,
               outcome: `${p.what} a ${p.domain}`.slice(0, 300),
             },
       ],
       now,
     );
-    await svc.ts.complete(trx, job, now, "failed", result.response.slice(0, 300));
+    await svc.ts.complete(
+      trx,
+      job,
+      now,
+      result.ok ? "done" : "failed",
+      result.ok ? undefined : result.response.slice(0, 300),
+    );
   });
 }
