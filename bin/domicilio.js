@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // The `domicilio` command: runs the compiled CLI (built by `npm install` through the `prepare` script).
 // Errors a person can act on are printed as one line, without a stack trace; exit code 1.
-import { main } from "../dist/cli/main.js";
+
+// libuv runs file-system calls on a pool of 4 threads by default; a mail store fsyncs every message, and
+// more fsyncs in flight let the disk's queue serve them together. Set before the pool first starts.
+process.env.UV_THREADPOOL_SIZE ??= "16";
+const { main } = await import("../dist/cli/main.js");
 
 /** File-system errors say which path and what went wrong, in words. */
 const FS_ERRORS = {

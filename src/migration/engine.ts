@@ -195,6 +195,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   };
   const clients: ImapFlow[] = [];
   const sessions: TargetSession[] = [];
+  let releaseLock: (() => Promise<void>) | null = null;
   setState("preparing");
   try {
     // ---- In preparazione -------------------------------------------------------------------------
@@ -213,6 +214,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     clients.push(control);
     report.stats.connections++;
     await o.target.open();
+    releaseLock = await o.ledger.lockTarget();
     const listed = await control.list();
     const ns = (control as unknown as { namespaces?: { personal?: { prefix: string }[] } }).namespaces;
     const namespacePrefix = ns?.personal?.[0]?.prefix ?? "";
@@ -335,7 +337,18 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
             .filter((r) => r.targetUidValidity === tstate.uidValidity)
             .map((r) => r.targetUid),
         );
-        const unclaimed = tstate.messages.filter((m) => !claimed.has(m.uid));
+        // Only a message of the same size can be the same message (RFC822.SIZE is the byte count): the
+        // box's own messages (mail that arrived in the new box) are neither read nor counted as free.
+        const sizes = new Map<number, number>();
+        for (const w of g.folders) {
+          for (const uid of w.missing) {
+            const size = w.scan.get(uid)!.size;
+            sizes.set(size, (sizes.get(size) ?? 0) + 1);
+          }
+        }
+        const unclaimed = tstate.messages.filter(
+          (m) => !claimed.has(m.uid) && (m.size === undefined || sizes.has(m.size)),
+        );
         const needHash = unclaimed.filter((m) => m.hash === null).map((m) => m.uid);
         const hashes = needHash.length ? await prepSession.hashes(g.targetName, needHash) : new Map();
         for (const m of unclaimed) {
@@ -344,7 +357,11 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           const list = g.orphans.get(h) ?? [];
           list.push(m.uid);
           g.orphans.set(h, list);
-          g.orphanBytes += m.size ?? 0;
+          const left = m.size === undefined ? 0 : (sizes.get(m.size) ?? 0);
+          if (left > 0) {
+            sizes.set(m.size!, left - 1);
+            g.orphanBytes += m.size!;
+          }
         }
         needBytes -= g.orphanBytes;
       }
@@ -709,6 +726,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     for (const s of sessions) await s.release().catch(() => {});
     for (const c of clients) await c.logout().catch(() => c.close());
     await o.target.close().catch(() => {});
+    await releaseLock?.().catch(() => {});
   }
   report.seconds = (performance.now() - started) / 1000;
   return report;

@@ -8,6 +8,7 @@ export type MigrationErrorCode =
   | "TARGET_NOT_FOUND"
   | "SOURCE_CHANGED"
   | "INVALID_SOURCE"
+  | "ALREADY_RUNNING"
   | "INTERNAL";
 
 export const EXIT_CODES: Record<MigrationErrorCode | "NOT_VERIFIED" | "OK", number> = {
@@ -20,6 +21,7 @@ export const EXIT_CODES: Record<MigrationErrorCode | "NOT_VERIFIED" | "OK", numb
   QUOTA_TOO_SMALL: 5,
   TARGET_NOT_FOUND: 6,
   SOURCE_CHANGED: 1,
+  ALREADY_RUNNING: 7,
   INTERNAL: 1,
 };
 

@@ -14,8 +14,10 @@
 // The table lives in the store's own database when the caller passes the store's Kysely instance, or in
 // a SQLite file of its own (IMAP-to-IMAP copies). It is created with CREATE TABLE IF NOT EXISTS so it
 // needs no entry in the store's migration list.
+import { hostname } from "node:os";
 import SqliteDatabase from "better-sqlite3";
 import { type Kysely, Kysely as KyselyCtor, SqliteDialect, sql } from "kysely";
+import { MigrationError } from "./errors.js";
 
 export interface LedgerTable {
   source: string;
@@ -49,6 +51,23 @@ export interface LedgerRow {
   targetUid: number;
 }
 
+/** A lock from another host without a heartbeat for this long is taken over. */
+const LOCK_STALE_MS = 2 * 60 * 1000;
+
+interface LockDatabase {
+  migration_locks: { target: string; host: string; pid: number; heartbeat_at: number };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by another user.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 export function flagsKey(flags: Iterable<string>): string {
   return [...new Set([...flags].filter((f) => f.toLowerCase() !== "\\recent"))].sort().join(" ");
 }
@@ -71,6 +90,16 @@ export async function ensureLedgerSchema(db: Kysely<any>): Promise<void> {
     .addColumn("target_uid", "bigint", (c) => c.notNull())
     .addColumn("copied_at", "bigint", (c) => c.notNull())
     .addPrimaryKeyConstraint("migration_ledger_pk", ["source", "target", "folder", "uidvalidity", "uid"])
+    .execute();
+  // One copy at a time into a target: two runs reconciling the same folder could both append what is
+  // missing and double it. The row names its holder; a holder whose process is gone is taken over.
+  await db.schema
+    .createTable("migration_locks")
+    .ifNotExists()
+    .addColumn("target", "text", (c) => c.primaryKey())
+    .addColumn("host", "text", (c) => c.notNull())
+    .addColumn("pid", "bigint", (c) => c.notNull())
+    .addColumn("heartbeat_at", "bigint", (c) => c.notNull())
     .execute();
   await db.schema
     .createIndex("migration_ledger_target")
@@ -125,6 +154,76 @@ export class Ledger {
 
   async close(): Promise<void> {
     await this.closeFn?.();
+  }
+
+  /**
+   * Takes the target's lock for this process, or throws ALREADY_RUNNING naming who holds it. A lock is
+   * stale when its process is gone (same host) or its heartbeat is older than LOCK_STALE_MS (another
+   * host). Returns the release function; the heartbeat runs until then.
+   */
+  async lockTarget(now: () => number = Date.now): Promise<() => Promise<void>> {
+    const db = this.db as unknown as Kysely<LockDatabase>;
+    const me = { target: this.scope.target, host: hostname(), pid: process.pid };
+    const take = async () => {
+      await db
+        .insertInto("migration_locks")
+        .values({ ...me, heartbeat_at: now() })
+        .execute();
+    };
+    try {
+      await take();
+    } catch {
+      const holder = await db
+        .selectFrom("migration_locks")
+        .selectAll()
+        .where("target", "=", me.target)
+        .executeTakeFirst();
+      const stale =
+        !holder ||
+        (holder.host === me.host
+          ? !processAlive(Number(holder.pid))
+          : now() - Number(holder.heartbeat_at) > LOCK_STALE_MS);
+      if (!stale) {
+        throw new MigrationError(
+          "ALREADY_RUNNING",
+          "Una copia verso questa casella è già in corso: attendi che finisca, poi rilancia se serve.",
+          `held by pid ${holder.pid} on ${holder.host}`,
+        );
+      }
+      // Take over only the row we judged stale: two runs racing for it cannot both win.
+      const r = await db
+        .updateTable("migration_locks")
+        .set({ host: me.host, pid: me.pid, heartbeat_at: now() })
+        .where("target", "=", me.target)
+        .where("host", "=", holder?.host ?? "")
+        .where("pid", "=", Number(holder?.pid ?? 0))
+        .executeTakeFirst();
+      if (holder && Number(r.numUpdatedRows) === 0) {
+        throw new MigrationError(
+          "ALREADY_RUNNING",
+          "Una copia verso questa casella è appena partita: attendi che finisca.",
+        );
+      }
+      if (!holder) await take();
+    }
+    const timer = setInterval(() => {
+      db.updateTable("migration_locks")
+        .set({ heartbeat_at: now() })
+        .where("target", "=", me.target)
+        .where("pid", "=", me.pid)
+        .execute()
+        .catch(() => undefined);
+    }, LOCK_STALE_MS / 4);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await db
+        .deleteFrom("migration_locks")
+        .where("target", "=", me.target)
+        .where("host", "=", me.host)
+        .where("pid", "=", me.pid)
+        .execute();
+    };
   }
 
   private base() {

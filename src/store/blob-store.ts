@@ -16,6 +16,8 @@ export interface BlobRef {
 export interface BlobStore {
   /** Stores the bytes durably (when it resolves, a crash cannot lose them) and returns their name. */
   put(bytes: Uint8Array): Promise<BlobRef>;
+  /** put() for a batch: the same guarantee, with each directory made durable once for the batch. */
+  putMany(items: readonly Uint8Array[]): Promise<BlobRef[]>;
   /** Stores a stream without holding it whole in memory. */
   putStream(source: AsyncIterable<Uint8Array>): Promise<BlobRef>;
   get(id: string): Promise<Buffer>;
@@ -26,6 +28,21 @@ export interface BlobStore {
 }
 
 const BLOB_ID = /^[0-9a-f]{64}$/;
+/** File operations in flight at once; fsyncs overlap in the disk's queue (see UV_THREADPOOL_SIZE in bin/). */
+const WRITE_CONCURRENCY = 16;
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
 
 export function blobIdOf(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -34,6 +51,8 @@ export function blobIdOf(bytes: Uint8Array): string {
 export class FsBlobStore implements BlobStore {
   private readonly tmpDir: string;
   private tmpReady: Promise<unknown> | null = null;
+  /** Leaf directories known to exist: saves a mkdir per blob. */
+  private readonly knownDirs = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -54,20 +73,31 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(bytes: Uint8Array): Promise<BlobRef> {
-    const id = blobIdOf(bytes);
-    const ref = { id, size: bytes.byteLength };
-    if (await this.has(id)) return ref;
+    return (await this.putMany([bytes]))[0]!;
+  }
+
+  async putMany(items: readonly Uint8Array[]): Promise<BlobRef[]> {
+    const refs = items.map((bytes) => ({ id: blobIdOf(bytes), size: bytes.byteLength }));
+    const firstIndex = new Map<string, number>();
+    refs.forEach((r, i) => {
+      if (!firstIndex.has(r.id)) firstIndex.set(r.id, i);
+    });
     await this.ensureTmp();
-    const tmp = join(this.tmpDir, `${id}.${randomBytes(6).toString("hex")}`);
-    const fh = await open(tmp, "wx", 0o600);
-    try {
-      await fh.writeFile(bytes);
-      if (this.options.fsync) await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await this.commit(tmp, id);
-    return ref;
+    const touched = new Set<string>();
+    await mapLimit([...firstIndex.entries()], WRITE_CONCURRENCY, async ([id, i]) => {
+      if (await this.has(id)) return;
+      const tmp = join(this.tmpDir, `${id}.${randomBytes(6).toString("hex")}`);
+      const fh = await open(tmp, "wx", 0o600);
+      try {
+        await fh.writeFile(items[i]!);
+        if (this.options.fsync) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      touched.add(await this.rename(tmp, id));
+    });
+    await this.syncDirs(touched);
+    return refs;
   }
 
   async putStream(source: AsyncIterable<Uint8Array>): Promise<BlobRef> {
@@ -93,25 +123,34 @@ export class FsBlobStore implements BlobStore {
     if (await this.has(id)) {
       await rm(tmp, { force: true });
     } else {
-      await this.commit(tmp, id);
+      await this.syncDirs([await this.rename(tmp, id)]);
     }
     return { id, size };
   }
 
   /** rename(2) is atomic: readers see either no blob or the whole blob, never a partial one. */
-  private async commit(tmp: string, id: string): Promise<void> {
+  private async rename(tmp: string, id: string): Promise<string> {
     const target = this.pathOf(id);
-    await mkdir(dirname(target), { recursive: true });
-    await rename(tmp, target);
-    if (this.options.fsync) {
-      // The rename is durable only once the directory entry is on disk.
-      const dir = await open(dirname(target), "r");
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+    const dir = dirname(target);
+    if (!this.knownDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.knownDirs.add(dir);
     }
+    await rename(tmp, target);
+    return dir;
+  }
+
+  /** A rename is durable only once its directory entry is on disk: one fsync per directory per batch. */
+  private async syncDirs(dirs: Iterable<string>): Promise<void> {
+    if (!this.options.fsync) return;
+    await mapLimit([...dirs], WRITE_CONCURRENCY, async (d) => {
+      const fh = await open(d, "r");
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    });
   }
 
   get(id: string): Promise<Buffer> {

@@ -43,8 +43,6 @@ type MessageRow = Selectable<MessagesTable>;
 
 /** Rows per multi-row INSERT or IN list: well under SQLite's 32,766 bound parameters. */
 const CHUNK = 400;
-/** Blob writes in flight at once during a batch append. */
-const BLOB_CONCURRENCY = 16;
 
 export const DEFAULT_FOLDERS: { name: string; specialUse: SpecialUse | null }[] = [
   { name: "INBOX", specialUse: null },
@@ -61,19 +59,6 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function toMailbox(row: Selectable<MailboxesTable>): Mailbox {
@@ -661,7 +646,7 @@ export class SqlMailStore implements MailStore {
       );
     }
     // Blobs are durable before any row points at them: a crash leaves at worst an unreferenced blob.
-    const refs = await mapLimit(inputs, BLOB_CONCURRENCY, (i) => this.blobs.put(i.bytes));
+    const refs = await this.blobs.putMany(inputs.map((i) => i.bytes));
     const now = this.now().getTime();
     const { folder, messages, changes } = await this.db.transaction().execute(async (trx) => {
       await this.chargeQuota(trx, mailboxId, total);

@@ -25,8 +25,14 @@ export interface SourceBox {
 /** A Dovecot whose `src` user holds the corpus, every folder but "Vuota" subscribed. */
 export async function startSource(corpus: CorpusOptions, dovecot: DovecotOptions = {}): Promise<SourceBox> {
   const dc = await startDovecot({ users: ["src", "dst"], aruba: corpus.aruba === true, ...dovecot });
-  const summary = await writeCorpus(dc.maildir("src"), corpus);
-  await dc.fixOwnership();
+  let summary: CorpusSummary;
+  try {
+    summary = await writeCorpus(dc.maildir("src"), corpus);
+    await dc.fixOwnership();
+  } catch (err) {
+    await dc.stop();
+    throw err;
+  }
   const c = new ImapFlow({
     host: dc.host,
     port: dc.port,

@@ -86,3 +86,30 @@ test("a re-run brings new messages and flag changes, keeps deletions unless --mi
     assert.equal(inbox.messages, row("INBOX").sourceMessages);
   });
 });
+
+test("mail that reached the new box before the copy stays there and is not mistaken for a copied message", async (t) => {
+  const src = await startSource({ scale: 0.03, big: 0 });
+  const target = createTarget();
+  t.after(async () => {
+    target.close();
+    await src.dc.stop();
+  });
+  await withStore(target.dataDir, async (store) => {
+    const box = (await store.getMailbox(TARGET))!;
+    const inbox = (await store.getFolder(box.id, "INBOX"))!;
+    await store.appendMessages(box.id, inbox.id, [
+      {
+        bytes: Buffer.from("From: x@pec.example.it\r\nSubject: arrivata nella nuova casella\r\n\r\nciao\r\n"),
+      },
+    ]);
+  });
+  const r = await migrate({ dataDir: target.dataDir, from: src.dc.url("src"), extra: ["--insecure-tls"] });
+  assert.equal(r.status, 0, r.stderr + r.stdout.slice(0, 1500));
+  const inbox = r.json.folders.find((f: { source: string }) => f.source === "INBOX");
+  assert.equal(inbox.copied, inbox.sourceMessages);
+  assert.equal(inbox.alreadyPresent, 0);
+  assert.equal(inbox.targetMessages, inbox.sourceMessages + 1);
+  const problems = await compareWithTarget(src, target.dataDir);
+  assert.equal(problems.length, 1, problems.join("\n"));
+  assert.match(problems[0]!, /"INBOX".*0 missing, 1 extra/);
+});
