@@ -10,6 +10,7 @@ import {
   type Transaction,
 } from "../pec/builders.js";
 import { newMessageId } from "../pec/identificativo.js";
+import type { BlobRef } from "../store/blob-store.js";
 import type { AnyTx, Job, NewJob } from "../store/transport-store.js";
 import { StoreError } from "../store/types.js";
 import {
@@ -133,9 +134,19 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
 
   const { enclosed } = opened;
   const accBuilt = buildAccettazione(svc.build, tx);
-  const acceptance = await stored(svc, accBuilt);
   const envelope = buildBustaTrasporto(svc.build, tx, enclosed);
-  const envRef = await svc.store.blobs.put(envelope.raw);
+  // Both made durable in one batch (one directory sync for the pair).
+  const [accRef, envRef] = (await svc.store.blobs.putMany([accBuilt.raw, envelope.raw])) as [
+    BlobRef,
+    BlobRef,
+  ];
+  const acceptance: Routed = {
+    blobId: accRef.id,
+    from: svc.systemAddress,
+    recipients: accBuilt.recipients,
+    pecId: accBuilt.identificativo,
+    what: accBuilt.type,
+  };
   const envelopeRouted: Routed = {
     blobId: envRef.id,
     from: tx.mittente,
