@@ -22,8 +22,13 @@ const HANDLERS: Record<string, (svc: ServiceContext, job: Job) => Promise<void>>
   notify: handleNotify,
 };
 
-/** A job that cannot even be read is retried this many times, then set aside as failed. */
-const MAX_ATTEMPTS = 50;
+/**
+ * Jobs the rules depend on (acceptance, delivery, receipts, timers) are retried for ever, with backoff up
+ * to `pec.retryMaxMinutes`: a broken scanner or a full disk delays them, never drops them. Only what is a
+ * courtesy (notifications) and jobs of an unknown kind are set aside as failed after this many attempts.
+ */
+const MAX_ATTEMPTS = 20;
+const GIVE_UP_KINDS = new Set(["notify"]);
 const LEASE_MS = 120_000;
 const POLL_MS = 500;
 const CHECKPOINT_MS = 60_000;
@@ -125,7 +130,8 @@ export class Worker {
       if (!(err instanceof RetryLater)) this.svc.warn(`job ${job.id} (${job.kind}) failed`, err);
       const now = this.svc.clock().getTime();
       try {
-        if (job.attempts >= MAX_ATTEMPTS && !(err instanceof RetryLater)) {
+        const givesUp = GIVE_UP_KINDS.has(job.kind) || !handler;
+        if (givesUp && job.attempts >= MAX_ATTEMPTS && !(err instanceof RetryLater)) {
           await this.svc.ts.transaction((trx) =>
             this.svc.ts.complete(trx, job, now, "failed", String((err as Error).message)),
           );
