@@ -113,8 +113,14 @@ test("SIGKILL during a load of submissions: every message answered 250 is delive
         tls: { rejectUnauthorized: false },
       });
       try {
+        // Every fourth message claims another box as its sender: refused at MAIL FROM, it must never arrive.
+        const foreign = i % 4 === 3;
         const info = await t.sendMail({
           from: "mittente@pec.gamma.it",
+          envelope: {
+            from: foreign ? "destinatario@pec.gamma.it" : "mittente@pec.gamma.it",
+            to: ["destinatario@pec.gamma.it"],
+          },
           to: "destinatario@pec.gamma.it",
           subject: tag,
           text: tag,
@@ -134,6 +140,7 @@ test("SIGKILL during a load of submissions: every message answered 250 is delive
   };
   await Promise.all([1, 2, 3, 4].map(sender));
   assert.ok(killed, "the process was killed under load");
+  assert.ok([...answered.values()].includes("refused"), "some submissions were refused");
   await stopProvider(P, "SIGKILL");
 
   await startProvider(P);
