@@ -172,9 +172,9 @@ test("CONDSTORE: STORE UNCHANGEDSINCE changes only what did not move and names t
   await b.cmd("SELECT Cs");
   await b.cmd("STORE 2 +FLAGS (\\Answered)");
   const res = await a.cmd(`STORE 1:2 (UNCHANGEDSINCE ${modseq}) +FLAGS (\\Flagged)`);
-  assert.match(res, /^\* 1 FETCH \(FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)\r\n/m);
+  assert.match(res, /^\* 1 FETCH \(FLAGS \(\\Flagged \\Recent\) MODSEQ \(\d+\)\)\r\n/m);
   assert.match(res, /^t\d+ OK \[MODIFIED 2\]/m);
-  assert.match(await a.cmd("FETCH 2 (FLAGS)"), /^\* 2 FETCH \(FLAGS \(\\Answered\)\)/m);
+  assert.match(await a.cmd("FETCH 2 (FLAGS)"), /^\* 2 FETCH \(FLAGS \(\\Answered \\Recent\)\)/m);
   a.close();
   b.close();
 });
@@ -197,5 +197,29 @@ test("LSUB lists subscribed folders; APPEND takes a literal8 with NUL bytes and 
   await c.cmd("SELECT Iscritta");
   const got = await c.cmd("FETCH 1 BODY.PEEK[]");
   assert.ok(got.includes(`{${msg.length}}\r\n${msg.toString("latin1")})`));
+  c.close();
+});
+
+test("\\Recent belongs to the first session that sees a new message (RFC 3501 §2.3.2)", async () => {
+  const a = await loggedIn();
+  await a.cmd("CREATE Recenti");
+  await append(a, "Recenti", "nuovo");
+  assert.match(await a.cmd("STATUS Recenti (RECENT MESSAGES)"), /RECENT 1 MESSAGES 1/);
+  const b = await loggedIn();
+  const sel = await b.cmd("SELECT Recenti");
+  assert.match(sel, /^\* 1 RECENT\r\n/m);
+  assert.match(await b.cmd("FETCH 1 FLAGS"), /FLAGS \(\\Recent\)/);
+  assert.match(await b.cmd("SEARCH RECENT"), /^\* SEARCH 1\r\n/m);
+  const c = await loggedIn();
+  assert.match(await c.cmd("SELECT Recenti"), /^\* 0 RECENT\r\n/m);
+  // A message arriving while both have the folder open is \Recent for one of them only.
+  await append(a, "Recenti", "secondo");
+  const nb = await b.cmd("NOOP");
+  const nc = await c.cmd("NOOP");
+  // b looked first, so it claims the new one; c only learns that it exists.
+  assert.match(nb, /^\* 2 EXISTS\r\n\* 2 RECENT\r\n/m);
+  assert.match(nc, /^\* 2 EXISTS\r\n\* 0 RECENT\r\n/m);
+  a.close();
+  b.close();
   c.close();
 });

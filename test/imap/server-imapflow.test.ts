@@ -80,7 +80,8 @@ for (const backend of BACKENDS) {
         assert.ok(m);
         assert.ok(m.source!.equals(bytes));
         assert.equal(m.size, bytes.length);
-        assert.deepEqual([...m.flags!].sort(), ["$Etichetta", "\\Flagged"]);
+        // \Recent is per session and not stored (RFC 3501 §2.3.2).
+        assert.deepEqual([...m.flags!].filter((f) => f !== "\\Recent").sort(), ["$Etichetta", "\\Flagged"]);
         assert.equal(new Date(m.internalDate!).toISOString(), "2023-11-20T09:00:00.000Z");
       } finally {
         lock.release();

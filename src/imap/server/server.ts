@@ -35,10 +35,16 @@ export class ImapServer {
       limits: { ...IMAP_LIMITS, ...options.limits },
       watchers: new Map(),
       userConnections: new Map(),
+      recentBoundary: new Map(),
       ...(options.verifyPassword ? { verifyPassword: options.verifyPassword } : {}),
     };
     this.tlsPair = options.tls;
     this.unsubscribe = options.store.onChange((ev) => {
+      // Mail arriving in a folder nobody has looked at yet is \Recent for the first session that does.
+      if (!this.ctx.recentBoundary.has(ev.folderId)) {
+        const first = ev.changes.find((c) => c.kind === "append" && c.uid !== null);
+        if (first?.uid) this.ctx.recentBoundary.set(ev.folderId, first.uid - 1);
+      }
       const set = this.ctx.watchers.get(ev.folderId);
       if (set) for (const s of set) s.onFolderChange();
     });

@@ -31,6 +31,12 @@ export interface ServerContext {
   watchers: Map<number, Set<Session>>;
   /** Logged-in sessions per box. */
   userConnections: Map<number, number>;
+  /**
+   * \Recent (RFC 3501 §2.3.2): per folder, the highest UID some session has already been told about.
+   * A message above it is \Recent for the first session that sees it. Kept in memory: after a restart
+   * nothing is \Recent until new mail arrives.
+   */
+  recentBoundary: Map<number, number>;
   /** Password check (argon2id by default; tests may inject a cheaper one). */
   verifyPassword?: (hash: string, password: string) => Promise<boolean>;
 }
@@ -449,6 +455,19 @@ export class Session {
     if (set && set.size === 0) this.ctx.watchers.delete(this.selected.folder.id);
   }
 
+  /** Marks as \Recent for this session the UIDs no other session has claimed yet. */
+  claimRecent(sel: SelectedFolder, uids: number[]): void {
+    const id = sel.folder.id;
+    const boundary = this.ctx.recentBoundary.get(id);
+    let max = boundary ?? 0;
+    for (const uid of uids) {
+      if (boundary !== undefined && uid > boundary && !sel.readOnly) sel.recent.add(uid);
+      if (uid > max) max = uid;
+    }
+    // EXAMINE does not take \Recent away from others (RFC 3501 §6.3.2).
+    if (!sel.readOnly || boundary === undefined) this.ctx.recentBoundary.set(id, max);
+  }
+
   /** Called by the server when the store reports a change in the selected folder. */
   onFolderChange(): void {
     this.dirty = true;
@@ -496,8 +515,11 @@ export class Session {
       if (fresh.length > 0) {
         for (const m of fresh) {
           sel.add(m);
-          sel.recent.add(m.uid);
         }
+        this.claimRecent(
+          sel,
+          fresh.map((m) => m.uid),
+        );
         this.untagged(sel.exists, "EXISTS");
         this.untagged(sel.recent.size, "RECENT");
       }

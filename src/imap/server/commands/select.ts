@@ -63,8 +63,9 @@ function selectCommand(name: "SELECT" | "EXAMINE"): CommandSpec {
       for (const flags of sel.flags.values())
         for (const fl of flags) if (!fl.startsWith("\\")) sel.keywords.add(fl);
       session.announceFlags(sel);
+      session.claimRecent(sel, sel.uids);
       session.untagged(sel.exists, "EXISTS");
-      session.untagged(0, "RECENT");
+      session.untagged(sel.recent.size, "RECENT");
       const firstUnseen = sel.uids.findIndex((u) => !sel.flags.get(u)!.includes("\\Seen"));
       if (firstUnseen >= 0) session.untagged("OK", `[UNSEEN ${firstUnseen + 1}]`, "First unseen");
       session.untagged("OK", `[UIDVALIDITY ${f.uidValidity}]`, "UIDs valid");

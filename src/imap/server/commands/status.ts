@@ -28,7 +28,7 @@ export function readStatusItems(r: Reader): string[] {
 }
 
 export async function statusValues(session: Session, folder: Folder, items: string[]): Promise<Value[]> {
-  const needList = items.some((i) => i === "UNSEEN" || i === "DELETED" || i === "SIZE");
+  const needList = items.some((i) => i === "UNSEEN" || i === "DELETED" || i === "SIZE" || i === "RECENT");
   const msgs = needList ? await session.store.listMessages(folder.id) : [];
   const out: Value[] = [];
   for (const i of items) {
@@ -37,9 +37,11 @@ export async function statusValues(session: Session, folder: Folder, items: stri
       case "MESSAGES":
         out.push(folder.messages);
         break;
-      case "RECENT":
-        out.push(0);
+      case "RECENT": {
+        const boundary = session.ctx.recentBoundary.get(folder.id);
+        out.push(boundary === undefined ? 0 : msgs.filter((m) => m.uid > boundary).length);
         break;
+      }
       case "UIDNEXT":
         out.push(folder.uidNext);
         break;
