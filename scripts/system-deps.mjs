@@ -12,6 +12,9 @@ export const SYSTEM_DEPS = [
     find: () => findPostgresBin("initdb"),
   },
   { name: "OpenSSL", package: "openssl", find: () => which("openssl") },
+  // The PEC service's virus path (test/transport): clamd started rootless on a test-written EICAR
+  // signature database; freshclam never runs.
+  { name: "ClamAV daemon (clamd)", package: "clamav-daemon", find: () => which("clamd") },
   // Migration tests and bench: a throwaway source IMAP server, and mbsync as the speed peer.
   // IMAP/POP3 real-client tests, the Dovecot comparison and the IMAP benchmark use them too.
   { name: "Dovecot IMAP server", package: "dovecot-imapd", find: () => which("dovecot") },

@@ -80,6 +80,141 @@ export const configSchema = z
       .strict()
       .default({ quotaBytes: 1024 ** 3 })
       .describe("Defaults for new boxes."),
+    smtp: z
+      .object({
+        hostname: z
+          .string()
+          .default("")
+          .describe("Name in the SMTP greeting and EHLO; empty: the provider domain."),
+        maxMessageBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(30 * 1024 * 1024)
+          .describe("Largest message accepted on any listener, in bytes (SIZE)."),
+        maxRecipients: z
+          .number()
+          .int()
+          .positive()
+          .default(500)
+          .describe("Recipients per message (the rules ask for at least 50)."),
+        maxTotalBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(100 * 1024 * 1024)
+          .describe("Size × recipients of one submission (the rules ask for at least 30 MB)."),
+        maxClients: z.number().int().positive().default(500).describe("Simultaneous SMTP connections."),
+        maxConnectionsPerIp: z
+          .number()
+          .int()
+          .positive()
+          .default(50)
+          .describe("Simultaneous SMTP connections from one address."),
+        submissionsPerMinute: z
+          .number()
+          .int()
+          .positive()
+          .default(6000)
+          .describe("Messages one box may submit per minute; more are answered 451 4.7.1."),
+        socketTimeoutSeconds: z
+          .number()
+          .int()
+          .positive()
+          .default(120)
+          .describe("Idle time before an SMTP connection is closed."),
+      })
+      .strict()
+      .default({
+        hostname: "",
+        maxMessageBytes: 30 * 1024 * 1024,
+        maxRecipients: 500,
+        maxTotalBytes: 100 * 1024 * 1024,
+        maxClients: 500,
+        maxConnectionsPerIp: 50,
+        submissionsPerMinute: 6000,
+        socketTimeoutSeconds: 120,
+      })
+      .describe("SMTP listeners: MX (smtp), submission and submissions."),
+    pec: z
+      .object({
+        preavvisoHours: z
+          .number()
+          .positive()
+          .default(12)
+          .describe("Hours without presa in carico or delivery receipt before the preavviso."),
+        finalHours: z
+          .number()
+          .min(22)
+          .max(24)
+          .default(23)
+          .describe("Hours without delivery receipt before the final non-delivery notice (22 to 24)."),
+        workers: z
+          .number()
+          .int()
+          .positive()
+          .default(16)
+          .describe("Jobs of the PEC queue processed at once by this process."),
+        retryMaxMinutes: z
+          .number()
+          .positive()
+          .default(30)
+          .describe("Longest wait between two attempts to send to another server."),
+        giveUpHours: z
+          .number()
+          .positive()
+          .default(48)
+          .describe("Hours after which sending to another server is abandoned."),
+        checkpointEvery: z
+          .number()
+          .int()
+          .positive()
+          .default(1000)
+          .describe("Registro entries between two signed checkpoints of the chain head."),
+        logRetentionMonths: z
+          .number()
+          .int()
+          .min(30)
+          .default(30)
+          .describe("Months the registro and messages kept apart (virus) are kept."),
+      })
+      .strict()
+      .default({
+        preavvisoHours: 12,
+        finalHours: 23,
+        workers: 16,
+        retryMaxMinutes: 30,
+        giveUpHours: 48,
+        checkpointEvery: 1000,
+        logRetentionMonths: 30,
+      })
+      .describe("The PEC service: timers, queue, registro."),
+    antivirus: z
+      .object({
+        clamdSocket: z
+          .string()
+          .default("")
+          .describe("clamd unix socket (or host:port) to scan every message; empty: no scanning."),
+      })
+      .strict()
+      .default({ clamdSocket: "" })
+      .describe("Virus scanning (ClamAV's clamd)."),
+    notify: z
+      .object({
+        relay: z
+          .string()
+          .default("")
+          .describe("host:port of the SMTP relay for new-mail notifications; empty: not sent."),
+        from: z.string().default("").describe("From of notifications; empty: no-reply@<provider domain>."),
+        intervalMinutes: z
+          .number()
+          .positive()
+          .default(15)
+          .describe("At most one notification per box in this many minutes."),
+      })
+      .strict()
+      .default({ relay: "", from: "", intervalMinutes: 15 })
+      .describe("New-message notifications to the member's ordinary address."),
     log: z
       .object({
         level: z

@@ -1,6 +1,7 @@
 // Prometheus metrics of one process: Node's defaults plus what the store knows.
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { MailStore } from "../store/mail-store.js";
+import type { SqlMailStore } from "../store/sql-mail-store.js";
 
 export function createMetrics(store: MailStore): Registry {
   const registry = new Registry();
@@ -20,5 +21,18 @@ export function createMetrics(store: MailStore): Registry {
       for (const [state, n] of counts) this.set({ state }, n);
     },
   });
+  if ("transport" in store && typeof store.transport === "function") {
+    const ts = (store as SqlMailStore).transport();
+    new Gauge({
+      name: "domicilio_pec_jobs",
+      help: "PEC queue jobs by kind and state (submit, deliver, send, timer, …)",
+      labelNames: ["kind", "state"],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const c of await ts.counts()) this.set({ kind: c.kind, state: c.state }, c.n);
+      },
+    });
+  }
   return registry;
 }

@@ -8,6 +8,7 @@ import { imapListeners } from "../imap/server/listeners.js";
 import { pop3Listeners } from "../pop3/listeners.js";
 import { openStore } from "../store/open.js";
 import type { SqlMailStore } from "../store/sql-mail-store.js";
+import { smtpListeners } from "../transport/listeners.js";
 import { createMetrics } from "./metrics.js";
 
 export interface RunningListener {
@@ -61,6 +62,7 @@ export async function startRuntime(
     httpListener(() => allUp),
     ...imapListeners(),
     ...pop3Listeners(),
+    ...smtpListeners(),
     ...(options.extraListeners ?? []),
   ];
   const ctx: ListenerContext = { loaded, store, bind: loaded.config.listen.bind };

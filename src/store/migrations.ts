@@ -133,6 +133,90 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // The PEC service (issue 6): a durable job table (outbox) the transport workers claim with a lease,
+    // the transactions and per-recipient states the receipts and timers read, the registro (hash-chained
+    // PEC log with signed checkpoints), messages kept apart (virus) and new-mail notification state.
+    "0003-pec-service": {
+      async up(db: Kysely<unknown>) {
+        const pk = (c: import("kysely").ColumnDefinitionBuilder) =>
+          dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey();
+        await db.schema
+          .createTable("pec_jobs")
+          .addColumn("id", idType, pk)
+          .addColumn("kind", "text", (c) => c.notNull())
+          .addColumn("job_key", "text", (c) => c.notNull().unique())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("run_at", big, (c) => c.notNull())
+          .addColumn("lease_until", big)
+          .addColumn("lease_token", "text")
+          .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("payload", "text", (c) => c.notNull())
+          .addColumn("last_error", "text")
+          .addColumn("created_at", big, (c) => c.notNull())
+          .addColumn("finished_at", big)
+          .execute();
+        await db.schema.createIndex("pec_jobs_due").on("pec_jobs").columns(["state", "run_at"]).execute();
+        await db.schema
+          .createTable("pec_transactions")
+          .addColumn("identificativo", "text", (c) => c.primaryKey())
+          .addColumn("sender", "text", (c) => c.notNull())
+          .addColumn("tx", "text", (c) => c.notNull())
+          .addColumn("created_at", big, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("pec_recipients")
+          .addColumn("identificativo", "text", (c) => c.notNull())
+          .addColumn("address", "text", (c) => c.notNull())
+          .addColumn("tipo", "text", (c) => c.notNull())
+          .addColumn("state", "text", (c) => c.notNull())
+          .addColumn("updated_at", big, (c) => c.notNull())
+          .addPrimaryKeyConstraint("pec_recipients_pk", ["identificativo", "address"])
+          .execute();
+        await db.schema
+          .createTable("pec_log")
+          .addColumn("seq", big, (c) => c.primaryKey())
+          .addColumn("at", big, (c) => c.notNull())
+          .addColumn("event", "text", (c) => c.notNull())
+          .addColumn("identificativo", "text")
+          .addColumn("msgid", "text")
+          .addColumn("sender", "text")
+          .addColumn("recipients", "text", (c) => c.notNull())
+          .addColumn("subject", "text")
+          .addColumn("outcome", "text", (c) => c.notNull())
+          .addColumn("prev_hash", "text", (c) => c.notNull())
+          .addColumn("hash", "text", (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex("pec_log_at").on("pec_log").column("at").execute();
+        await db.schema
+          .createTable("pec_log_head")
+          .addColumn("id", "integer", (c) => c.primaryKey())
+          .addColumn("seq", big, (c) => c.notNull())
+          .addColumn("hash", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("pec_log_checkpoints")
+          .addColumn("seq", big, (c) => c.primaryKey())
+          .addColumn("at", big, (c) => c.notNull())
+          .addColumn("hash", "text", (c) => c.notNull())
+          .addColumn("signature", "text", (c) => c.notNull())
+          .addColumn("certificate", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("pec_quarantine")
+          .addColumn("id", idType, pk)
+          .addColumn("at", big, (c) => c.notNull())
+          .addColumn("keep_until", big, (c) => c.notNull())
+          .addColumn("blob_id", "text", (c) => c.notNull())
+          .addColumn("identificativo", "text")
+          .addColumn("reason", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("pec_notify")
+          .addColumn("mailbox_id", big, (c) => c.primaryKey())
+          .addColumn("last_sent_at", big, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

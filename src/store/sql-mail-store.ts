@@ -19,6 +19,7 @@ import type {
   NewMailbox,
 } from "./mail-store.js";
 import type { ChangesTable, Database, FoldersTable, MailboxesTable, MessagesTable } from "./schema.js";
+import { TransportStore } from "./transport-store.js";
 import {
   type AppendInput,
   type AppendResult,
@@ -597,7 +598,29 @@ export class SqlMailStore implements MailStore {
     };
   }
 
-  async appendMessages(mailboxId: number, folderId: number, inputs: AppendInput[]): Promise<AppendResult> {
+  private transportStore: TransportStore | null = null;
+
+  /** The PEC service's tables (jobs, transactions, registro) over the same database. */
+  transport(): TransportStore {
+    this.transportStore ??= new TransportStore(this.db, this.backend);
+    return this.transportStore;
+  }
+
+  /** The database, for sibling stores that share it (the PEC service's TransportStore). */
+  get kysely(): Kysely<Database> {
+    return this.db;
+  }
+
+  /**
+   * `options.within` runs inside the append's transaction, after the rows are written: the PEC service
+   * commits its job bookkeeping with the delivery, so a crash never leaves one without the other.
+   */
+  async appendMessages(
+    mailboxId: number,
+    folderId: number,
+    inputs: AppendInput[],
+    options: { within?: (trx: Tx) => Promise<void> } = {},
+  ): Promise<AppendResult> {
     if (inputs.length === 0) throw new StoreError("INVALID_INPUT", "nothing to append");
     const prepared = inputs.map((input) => {
       if (!(input.bytes instanceof Uint8Array))
@@ -685,6 +708,7 @@ export class SqlMailStore implements MailStore {
         folderId,
         rows.map((r) => ({ kind: "append" as const, modseq: r.modseq, uid: r.uid })),
       );
+      if (options.within) await options.within(trx);
       return { folder, messages, changes };
     });
     this.emit(mailboxId, folderId, changes);

@@ -15,6 +15,8 @@ export const COMMANDS: Record<string, () => Promise<Register>> = {
   demo: async () => (await import("./demo.js")).registerDemo,
   pec: async () => (await import("./pec-inspect.js")).registerPecInspect,
   provider: async () => (await import("./provider.js")).registerProvider,
+  queue: async () => (await import("./queue.js")).registerQueue,
+  log: async () => (await import("./log.js")).registerLog,
 };
 
 /** Registers the command named in argv, or all of them when none is (for help and error messages). */

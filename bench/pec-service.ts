@@ -1,0 +1,169 @@
+// `npm run bench -- pec-service`: certified messages per second end to end through a real `domicilio
+// serve` (built dist/): submission over SMTP (nodemailer, pooled connections) → access point (acceptance
+// + envelope, signed) → delivery point (envelope into the box + delivery receipt, signed) → receipts in
+// the sender's box. A message counts when its delivery receipt is stored. Beside it, the peer measured in
+// the same run: raw RSA-2048 SHA-256 signatures per second on one core (node:crypto), and what it
+// allows at three signatures per message on the cores of the machine.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes, sign } from "node:crypto";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import nodemailer from "nodemailer";
+import { ensureProviderKeys } from "../src/pec/provider-keys.js";
+import { printTable, type Row, writeResults } from "./report.js";
+
+const MESSAGES = Number(process.env.BENCH_PEC_MESSAGES ?? 2000);
+const CONNECTIONS = Number(process.env.BENCH_PEC_CONNECTIONS ?? 8);
+const BIN = join(import.meta.dirname, "..", "bin", "domicilio.js");
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`domicilio ${args.join(" ")}: ${r.stderr}`);
+}
+
+function rawRsaPerSecond(key: import("node:crypto").KeyObject, ms = 1500): number {
+  const block = randomBytes(1024);
+  for (let i = 0; i < 20; i++) sign("sha256", block, key);
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    sign("sha256", block, key);
+    n++;
+  }
+  return (n * 1000) / (performance.now() - t0);
+}
+
+export default async function run(): Promise<void> {
+  const build = spawnSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
+  if (build.status !== 0) throw new Error("build failed");
+  const dir = mkdtempSync(join(tmpdir(), "domicilio-bench-svc-"));
+  const data = join(dir, "data");
+  const domain = "pec.bench.it";
+  let child: ReturnType<typeof spawn> | null = null;
+  try {
+    cli(["init", "--data", data, "--domain", domain, "--provider-name", "Bench PEC"]);
+    appendFileSync(join(data, "domicilio.toml"), "\n[smtp]\nsubmissionsPerMinute = 1000000\n");
+    cli(["mailbox", "add", `mittente@${domain}`, "--data", data, "--password", "Segreto-2024", "--active"]);
+    cli([
+      "mailbox",
+      "add",
+      `destinatario@${domain}`,
+      "--data",
+      data,
+      "--password",
+      "Segreto-2024",
+      "--active",
+    ]);
+    const keys = await ensureProviderKeys(data, { name: "Bench PEC", domain });
+    const rsaBefore = rawRsaPerSecond(keys.signer.key);
+
+    const env: NodeJS.ProcessEnv = { ...process.env, DOMICILIO_BIND: "127.0.0.1" };
+    for (const p of ["HTTP", "SMTP", "SUBMISSION", "SUBMISSIONS", "IMAP", "IMAPS", "POP3", "POP3S"])
+      env[`DOMICILIO_${p}_PORT`] = "0";
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const c = spawn(process.execPath, [...nodeArgs, BIN, "serve", "--data", data], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child = c;
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = "";
+      c.stdout!.on("data", (d: Buffer) => {
+        out += d.toString();
+        const m = /^listening submission \S+:(\d+)$/m.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      c.stderr!.on("data", (d: Buffer) => process.stderr.write(d));
+      c.once("exit", (code) => reject(new Error(`serve exited ${code}`)));
+    });
+
+    const db = new Database(join(data, "domicilio.sqlite"), { readonly: true });
+    const receipts = db.prepare(
+      "select count(*) as n from messages m join mailboxes b on b.id = m.mailbox_id where b.address = ? and m.pec_type = 'avvenuta-consegna'",
+    );
+    const transport = nodemailer.createTransport({
+      pool: true,
+      maxConnections: CONNECTIONS,
+      maxMessages: Number.POSITIVE_INFINITY,
+      host: "127.0.0.1",
+      port,
+      auth: { user: `mittente@${domain}`, pass: "Segreto-2024" },
+      tls: { rejectUnauthorized: false },
+    });
+    const body = `Buongiorno,\r\nin allegato la fattura.\r\n${"Testo della comunicazione. ".repeat(40)}\r\n`;
+    const t0 = performance.now();
+    let submitted = 0;
+    let firstSubmitDone = 0;
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < MESSAGES; i++) {
+      sends.push(
+        transport
+          .sendMail({
+            from: `mittente@${domain}`,
+            to: `destinatario@${domain}`,
+            subject: `Bench ${i}`,
+            text: body,
+          })
+          .then(() => {
+            submitted++;
+          }),
+      );
+    }
+    await Promise.all(sends);
+    firstSubmitDone = performance.now();
+    transport.close();
+    for (;;) {
+      const n = (receipts.get(`mittente@${domain}`) as { n: number }).n;
+      if (n >= MESSAGES) break;
+      if (performance.now() - t0 > 600_000)
+        throw new Error(`only ${n} of ${MESSAGES} receipts after 10 minutes`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    db.close();
+    c.kill("SIGTERM");
+    await new Promise((r) => c.once("exit", r));
+    child = null;
+    const rsaAfter = rawRsaPerSecond(keys.signer.key);
+    const rsa = (rsaBefore + rsaAfter) / 2;
+    const cores = availableParallelism();
+    const rows: Row[] = [
+      {
+        operation:
+          "certified messages end to end (submit → acceptance → envelope → delivery → delivery receipt)",
+        "per second": MESSAGES / elapsed,
+        messages: MESSAGES,
+        seconds: elapsed,
+      },
+      {
+        operation: "  of which SMTP submission answered 250 (durably queued)",
+        "per second": submitted / ((firstSubmitDone - t0) / 1000),
+        messages: submitted,
+        seconds: (firstSubmitDone - t0) / 1000,
+      },
+      { operation: "peer: raw RSA-2048 sign, one core", "per second": rsa, messages: 0, seconds: 0 },
+      {
+        operation: `peer: RSA limit at 3 signatures per message, ${cores} cores`,
+        "per second": (rsa * cores) / 3,
+        messages: 0,
+        seconds: 0,
+      },
+    ];
+    console.log(
+      `one serve process, ${CONNECTIONS} submission connections, ${cores} cores shared with the client`,
+    );
+    printTable(rows);
+    writeResults("pec-service", {
+      messages: MESSAGES,
+      connections: CONNECTIONS,
+      cores,
+      node: process.version,
+      rows,
+    });
+  } finally {
+    child?.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

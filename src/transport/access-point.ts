@@ -1,0 +1,221 @@
+// The access point (pec-rules.md "Roles", RFC 6109 §3.1.1): a member's submission, already durably
+// queued by the SMTP listener, is checked formally; pass → ricevuta di accettazione to the sender and the
+// busta di trasporto to every recipient (local boxes through the delivery point, other domains by SMTP),
+// with the 12 h / 24 h timers for certified recipients; fail → avviso di non accettazione, nothing travels.
+import {
+  buildAccettazione,
+  buildBustaTrasporto,
+  buildNonAccettazione,
+  openTransaction,
+  type Transaction,
+} from "../pec/builders.js";
+import { newMessageId } from "../pec/identificativo.js";
+import type { BlobRef } from "../store/blob-store.js";
+import type { AnyTx, Job, NewJob } from "../store/transport-store.js";
+import { StoreError } from "../store/types.js";
+import {
+  commitRouted,
+  domainOf,
+  isLocal,
+  logOf,
+  MONTH_MS,
+  type Routed,
+  routeJobs,
+  type ServiceContext,
+  stored,
+} from "./context.js";
+import { headerAddresses, headerValues } from "./headers.js";
+
+export interface SubmitPayload {
+  identificativo: string;
+  blobId: string;
+  mailFrom: string;
+  rcptTo: string[];
+  user: string;
+}
+
+/** The formal checks of the rules, in order; the first failure is the reason given to the sender. */
+export function formalProblem(
+  raw: Buffer,
+  p: Pick<SubmitPayload, "mailFrom" | "rcptTo" | "user">,
+  maxTotalBytes: number,
+): string | null {
+  const from = headerAddresses(raw, "from");
+  const user = p.user.toLowerCase();
+  if (from.length !== 1) return "il campo From deve contenere un solo indirizzo";
+  if (from[0] !== user) return "il mittente (From) non corrisponde alla casella autenticata";
+  if (p.mailFrom.toLowerCase() !== user) return "il mittente della busta SMTP non corrisponde alla casella";
+  const to = headerAddresses(raw, "to");
+  if (to.length === 0) return "nessun destinatario nel campo To";
+  if (headerValues(raw, "bcc").some((v) => v.trim() !== ""))
+    return "destinatari in copia nascosta (Bcc) non ammessi";
+  const visible = new Set([...to, ...headerAddresses(raw, "cc")]);
+  for (const r of p.rcptTo)
+    if (!visible.has(r.toLowerCase())) return `il destinatario ${r} non compare nei campi To o Cc`;
+  if (raw.length * p.rcptTo.length > maxTotalBytes)
+    return "dimensione del messaggio per numero di destinatari oltre il limite";
+  return null;
+}
+
+/** A transaction to write the notice about when the original cannot even be read. */
+function fallbackTransaction(svc: ServiceContext, p: SubmitPayload, raw: Buffer): Transaction {
+  const subject = headerValues(raw, "subject")[0] ?? "";
+  const msgId = /<[^<>\s]+>/.exec(headerValues(raw, "message-id")[0] ?? "")?.[0];
+  return {
+    identificativo: p.identificativo,
+    originalMessageId: msgId ?? newMessageId(svc.build.provider.domain, svc.clock(), svc.build.random),
+    mittente: p.user,
+    to: [],
+    cc: [],
+    destinatari: p.rcptTo.map((r) => ({ tipo: svc.index.classify(r), indirizzo: r })),
+    risposte: p.user,
+    oggetto: subject.replace(/[\r\n]+/g, " ").trim(),
+    ricevuta: "completa",
+  };
+}
+
+export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void> {
+  const p = job.payload as SubmitPayload;
+  const raw = await svc.store.blobs.get(p.blobId);
+  const now = svc.clock().getTime();
+  let problem = formalProblem(raw, p, svc.config.smtp.maxTotalBytes);
+  let opened: ReturnType<typeof openTransaction> | null = null;
+  if (!problem) {
+    try {
+      opened = openTransaction(svc.build, raw, {
+        identificativo: p.identificativo,
+        classify: (a) => svc.index.classify(a),
+      });
+    } catch (err) {
+      problem = `messaggio non leggibile (${(err as Error).message.replace(/^[\w-]+: /, "")})`;
+    }
+  }
+  const tx = opened?.transaction ?? fallbackTransaction(svc, p, raw);
+
+  // The virus path (RFC 6109 §3.1.1 / §3.3.1): refused at the access point, kept apart.
+  let virus: string | null = null;
+  if (!problem && svc.scanner) {
+    const r = await svc.scanner.scan(raw);
+    if (r.infected) virus = r.virus ?? "virus";
+  }
+
+  if (problem || virus || !opened) {
+    const notice = buildNonAccettazione(
+      svc.build,
+      tx,
+      virus ? { kind: "virus", detail: virus } : { kind: "formale", detail: problem ?? "errore" },
+    );
+    const routed = await stored(svc, notice);
+    routed.recipients = [p.user];
+    await svc.ts.transaction(async (trx) => {
+      if (virus) {
+        await svc.ts.quarantine(
+          trx,
+          {
+            blobId: p.blobId,
+            identificativo: tx.identificativo,
+            reason: `access point: ${virus}`,
+            keepUntil: now + svc.config.pec.logRetentionMonths * MONTH_MS,
+          },
+          now,
+        );
+      }
+      await commitRouted(
+        svc,
+        trx,
+        [routed],
+        [logOf(tx, virus ? "virus" : "non-accettazione", virus ? `virus: ${virus}` : (problem ?? "errore"))],
+        now,
+      );
+      await svc.ts.complete(trx, job, now);
+    });
+    return;
+  }
+
+  const { enclosed } = opened;
+  const accBuilt = buildAccettazione(svc.build, tx);
+  const envelope = buildBustaTrasporto(svc.build, tx, enclosed);
+  // Both made durable in one batch (one directory sync for the pair).
+  const [accRef, envRef] = (await svc.store.blobs.putMany([accBuilt.raw, envelope.raw])) as [
+    BlobRef,
+    BlobRef,
+  ];
+  const acceptance: Routed = {
+    blobId: accRef.id,
+    from: svc.systemAddress,
+    recipients: accBuilt.recipients,
+    pecId: accBuilt.identificativo,
+    what: accBuilt.type,
+  };
+  const envelopeRouted: Routed = {
+    blobId: envRef.id,
+    from: tx.mittente,
+    recipients: [],
+    pecId: tx.identificativo,
+    what: "posta-certificata",
+  };
+  const rcpts = [...new Set(p.rcptTo.map((r) => r.toLowerCase()))];
+  const jobs: NewJob[] = [];
+  const remote: string[] = [];
+  for (const r of rcpts) {
+    if (isLocal(svc, r)) {
+      // Two boxes of this provider still go through the delivery point: envelope and receipts.
+      jobs.push({
+        kind: "deliver",
+        key: `deliver:${tx.identificativo}:${r}`,
+        payload: { identificativo: tx.identificativo, envelopeBlobId: envRef.id, rcpt: r, origin: "local" },
+        runAt: now,
+      });
+    } else remote.push(r);
+  }
+  jobs.push(
+    ...routeJobs(svc, { ...envelopeRouted, recipients: remote }, now, { identificativo: tx.identificativo }),
+  );
+  const preavviso = now + svc.config.pec.preavvisoHours * 3600_000;
+  const final = now + svc.config.pec.finalHours * 3600_000;
+  const destinatari = rcpts.map((r) => ({ address: r, tipo: svc.index.classify(r) }));
+  for (const d of destinatari) {
+    if (d.tipo !== "certificato") continue;
+    for (const [stage, at] of [
+      ["preavviso", preavviso],
+      ["final", final],
+    ] as const) {
+      jobs.push({
+        kind: "timer",
+        key: `timer:${stage}:${tx.identificativo}:${d.address}`,
+        payload: { identificativo: tx.identificativo, rcpt: d.address, stage },
+        runAt: at,
+      });
+    }
+  }
+  const log = [
+    logOf(tx, "accettazione", "accettato", rcpts),
+    logOf(
+      tx,
+      "busta-trasporto",
+      `inviata (${rcpts.map((r) => `${r}:${isLocal(svc, r) ? "locale" : domainOf(r)}`).join(", ")})`,
+      rcpts,
+    ),
+  ];
+  const bookkeeping = async (trx: AnyTx, acceptanceJobs: Routed[]) => {
+    await svc.ts.saveTransaction(trx, tx.identificativo, tx.mittente, tx, destinatari, now);
+    await svc.ts.enqueue(trx, jobs, now);
+    await commitRouted(svc, trx, acceptanceJobs, log, now);
+    await svc.ts.complete(trx, job, now);
+  };
+  // The acceptance goes into the sender's box in the same transaction as everything else: one commit.
+  const box = await svc.store.getMailbox(tx.mittente);
+  const inbox = box ? await svc.store.getFolder(box.id, "INBOX") : null;
+  if (box && inbox) {
+    try {
+      await svc.store.appendMessages(box.id, inbox.id, [{ bytes: accBuilt.raw, pecId: tx.identificativo }], {
+        within: (trx) => bookkeeping(trx, []),
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === "OVER_QUOTA")) throw err;
+    }
+  }
+  // A full box still gets its acceptance later, through the retried `store` job.
+  await svc.ts.transaction((trx) => bookkeeping(trx, [{ ...acceptance, recipients: [tx.mittente] }]));
+}
