@@ -136,7 +136,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     // The PEC service (issue 6): a durable job table (outbox) the transport workers claim with a lease,
     // the transactions and per-recipient states the receipts and timers read, the registro (hash-chained
     // PEC log with signed checkpoints), messages kept apart (virus) and new-mail notification state.
-    "0003-pec-service": {
+    "0002-pec-service": {
       async up(db: Kysely<unknown>) {
         const pk = (c: import("kysely").ColumnDefinitionBuilder) =>
           dialect === "sqlite" ? c.primaryKey().autoIncrement() : c.primaryKey();

@@ -1,4 +1,4 @@
-// The PEC service's tables (migration 0003-pec-service), over the same database as the MailStore:
+// The PEC service's tables (migration 0002-pec-service), over the same database as the MailStore:
 // - pec_jobs: a durable outbox. Every piece of work the rules require (build a receipt, deliver, send to
 //   another provider, fire a timer) is a row first; workers claim rows with a lease and a token, and a
 //   job is finished in the same transaction as its effects, so a crash re-runs it and never doubles it.

@@ -68,7 +68,8 @@ export async function serve(
     listening,
     output: () => out,
     async stop(signal = "SIGTERM") {
-      if (child.exitCode !== null) return child.exitCode;
+      // Already gone (exited, or killed by a signal, when exitCode stays null): nothing to wait for.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       const [code] = await once(child, "exit");
       return code as number | null;
