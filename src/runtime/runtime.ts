@@ -58,12 +58,14 @@ export async function startRuntime(
   const stopFollowing = await store.followExternalChanges();
   const listeners: RunningListener[] = [];
   let allUp = false;
+  // HTTP comes last: once `listening http …` is printed every other listener is up, so /healthz
+  // answers 200 from its first request (contract.md: 200 when every listener is up).
   const factories: ListenerFactory[] = [
-    httpListener(() => allUp),
     ...imapListeners(),
     ...pop3Listeners(),
     ...smtpListeners(),
     ...(options.extraListeners ?? []),
+    httpListener(() => allUp),
   ];
   const ctx: ListenerContext = { loaded, store, bind: loaded.config.listen.bind };
   const stop = async () => {
@@ -79,12 +81,12 @@ export async function startRuntime(
     for (const factory of factories) {
       const l = await factory.start(ctx);
       listeners.push(l);
+      if (listeners.length === factories.length) allUp = true;
       log(`listening ${l.protocol} ${l.host}:${l.port}`);
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  allUp = true;
   return { store, listeners: [...listeners], stop };
 }

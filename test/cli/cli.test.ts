@@ -53,6 +53,19 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const served = await serve(data, env);
       try {
         assert.match(served.output(), /^listening http 127\.0\.0\.1:\d+$/m);
+        // contract.md: one line per listener; http is printed last, once all the others are up.
+        const order = [...served.output().matchAll(/^listening (\S+) /gm)].map((m) => m[1]);
+        assert.deepEqual([...order].sort(), [
+          "http",
+          "imap",
+          "imaps",
+          "pop3",
+          "pop3s",
+          "smtp",
+          "submission",
+          "submissions",
+        ]);
+        assert.equal(order.at(-1), "http");
         const { port } = served.listening.get("http")!;
         const health = await fetch(`http://127.0.0.1:${port}/healthz`);
         assert.equal(health.status, 200);
