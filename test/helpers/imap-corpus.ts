@@ -1,6 +1,7 @@
 // A deterministic mailbox for real-client tests and the benchmark: nested folders with non-ASCII names,
 // plain and multipart messages, encoded-word subjects, 8-bit bodies, attachments, flags and keywords.
 // (The migration branch's test/fixtures/corpus.ts was not available when this was written.)
+import { mulberry32 } from "./prng.js";
 
 export interface CorpusMessage {
   folder: string;
@@ -17,17 +18,7 @@ export const CORPUS_FOLDERS = [
   "Archivio 2023",
 ];
 
-/** Small fast PRNG (mulberry32) so every run builds the same corpus. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const WORDS =
   "pratica ricevuta consegna avviso notifica tribunale udienza fattura iscrizione albo verbale".split(" ");

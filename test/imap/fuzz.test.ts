@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { ImapServer } from "../../src/imap/server/server.js";
 import { RawImap } from "../helpers/imap-raw.js";
+import { mulberry32 } from "../helpers/prng.js";
 import { createTempStore, type TempStore } from "../helpers/temp-store.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
@@ -16,16 +17,7 @@ let server: ImapServer;
 let port: number;
 const bugs: unknown[] = [];
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const VALID: Record<string, string[]> = {
   notauth: [

@@ -15,22 +15,13 @@ import {
 import { buildDaticert, parseDaticert } from "../../src/pec/daticert.js";
 import { PecParseError } from "../../src/pec/errors.js";
 import { canonicalCrlf, type PecReading, readPec } from "../../src/pec/reader.js";
+import { mulberry32 } from "../helpers/prng.js";
 import { originalMessage, SAMPLES, type TestProvider, testProvider } from "./pec-helpers.js";
 
 const ITERATIONS = Number(process.env.DOMICILIO_FUZZ_ITERATIONS ?? 2000);
 const SEED = Number(process.env.DOMICILIO_FUZZ_SEED ?? 20241205);
 
-/** mulberry32: a small deterministic PRNG, so a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 let provider: TestProvider;
 const corpus: Buffer[] = [];
