@@ -1,7 +1,8 @@
 // POP3 listeners: 110 (STLS) and 995 (implicit TLS) on the same store as IMAP.
-import { createServer, type Server, type Socket } from "node:net";
-import { createSecureContext, createServer as createTlsServer } from "node:tls";
+import type { Server, Socket } from "node:net";
+import { createSecureContext } from "node:tls";
 import { POP3_LIMITS } from "../imap/proto/limits.js";
+import { listenSockets } from "../net/listen.js";
 import type { MailStore } from "../store/mail-store.js";
 import { type Pop3Context, Pop3Session } from "./session.js";
 
@@ -28,21 +29,14 @@ export class Pop3Server {
   }
 
   async listen(port: number, host: string, tls: boolean): Promise<number> {
-    const onSocket = (sock: Socket) => this.accept(sock, tls);
-    const server = tls
-      ? createTlsServer({ key: this.options.tls!.key, cert: this.options.tls!.cert }, onSocket)
-      : createServer(onSocket);
-    if (tls) server.on("tlsClientError", () => {});
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
+    const { server, port: bound } = await listenSockets({
+      port,
+      host,
+      ...(tls ? { tls: this.options.tls! } : {}),
+      onSocket: (sock) => this.accept(sock, tls),
     });
     this.servers.push(server);
-    const addr = server.address();
-    return typeof addr === "object" && addr ? addr.port : port;
+    return bound;
   }
 
   private accept(sock: Socket, tls: boolean): void {

@@ -1,7 +1,8 @@
 // The IMAP listeners: 143 (STARTTLS) and 993 (implicit TLS) on one store. Fans the store's change events
 // out to the sessions that have the changed folder selected, and enforces connections per IP.
-import { createServer, type Server, type Socket } from "node:net";
-import { createSecureContext, createServer as createTlsServer } from "node:tls";
+import type { Server, Socket } from "node:net";
+import { createSecureContext } from "node:tls";
+import { listenSockets } from "../../net/listen.js";
 import type { MailStore } from "../../store/mail-store.js";
 import { IMAP_LIMITS } from "../proto/limits.js";
 import { createRegistry } from "./commands/index.js";
@@ -53,22 +54,15 @@ export class ImapServer {
   /** Starts a listener; `tls` true for implicit TLS (993). Resolves with the bound port. */
   async listen(port: number, host: string, tls: boolean): Promise<number> {
     if (tls && !this.ctx.secureContext) throw new Error("implicit TLS needs a certificate");
-    const onSocket = (sock: Socket) => this.accept(sock, tls);
-    const server = tls
-      ? createTlsServer({ key: this.tlsPair!.key, cert: this.tlsPair!.cert }, onSocket)
-      : createServer(onSocket);
-    server.on("error", (err) => this.ctx.log.error({ err }, "imap listener error"));
-    if (tls) server.on("tlsClientError", () => {});
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
+    const { server, port: bound } = await listenSockets({
+      port,
+      host,
+      ...(tls ? { tls: this.tlsPair! } : {}),
+      onSocket: (sock) => this.accept(sock, tls),
     });
+    server.on("error", (err) => this.ctx.log.error({ err }, "imap listener error"));
     this.servers.push(server);
-    const addr = server.address();
-    return typeof addr === "object" && addr ? addr.port : port;
+    return bound;
   }
 
   private accept(sock: Socket, tls: boolean): void {
