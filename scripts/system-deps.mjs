@@ -1,4 +1,4 @@
-// System peers the test suite drives for real (see docs/testing.md). Each entry names a program we look
+// System peers the test suite drives for real (README, "Test it"). Each entry names a program we look
 // for and the Debian package that provides it. `ensureSystemDeps` installs what is missing when it runs as
 // root on Debian, and otherwise stops with the list of packages to install: never skip silently.
 import { execFileSync } from "node:child_process";
