@@ -28,10 +28,26 @@ for (const backend of ["sqlite", "postgres"] as const) {
       const first = runCli(init, env);
       assert.equal(first.status, 0, first.stderr);
       const config = readFileSync(join(data, "domicilio.toml"), "utf8");
+      // contract.md: init creates the signing key and the self-signed certificates.
+      for (const f of [
+        "keys/ca.pem",
+        "keys/signing.pem",
+        "keys/signing.key",
+        "tls/server.crt",
+        "tls/server.key",
+      ]) {
+        assert.ok(readFileSync(join(data, f)).length > 0, f);
+      }
+      const tlsCert = readFileSync(join(data, "tls/server.crt"), "utf8");
       const second = runCli(init, env);
       assert.equal(second.status, 0, second.stderr);
       assert.match(second.stdout, /nothing changed/);
       assert.equal(readFileSync(join(data, "domicilio.toml"), "utf8"), config);
+      assert.equal(
+        readFileSync(join(data, "tls/server.crt"), "utf8"),
+        tlsCert,
+        "a second init keeps the certificate",
+      );
 
       const add = runCli(
         ["mailbox", "add", "anna.neri@pec.example.it", "--data", data, "--password", "s3greta!", "--active"],

@@ -9,6 +9,7 @@ import type { ConfigInput } from "../../config/schema.js";
 import { writeConfig } from "../../config/write.js";
 import { ensureProviderKeys } from "../../pec/provider-keys.js";
 import { openStore } from "../../store/open.js";
+import { loadOrCreateServerCert } from "../../tls/self-signed.js";
 import { CliError } from "../context.js";
 
 export interface InitOptions {
@@ -60,6 +61,8 @@ export async function initProvider(options: InitOptions): Promise<InitResult> {
   }
   // The provider's CA and signing certificate (DATA/keys/): created once, kept on later runs.
   await ensureProviderKeys(dataDir, loaded.config.provider, new Date());
+  // The listeners' TLS certificate, self-signed until the operator replaces DATA/tls/server.{crt,key}.
+  await loadOrCreateServerCert(dataDir, loaded.config.provider.domain);
   return { dataDir, configFile, created };
 }
 
