@@ -381,6 +381,22 @@ function issuerAndSerial(cert: Buffer): { issuer: Buffer; serial: Buffer } | nul
 }
 
 /**
+ * Parsed certificates by their DER: the same few (ours, our peers') come with every message, and parsing
+ * one was a few per cent of the PEC service's CPU (bench/pec-service.ts). X509Certificate is immutable.
+ */
+const certificateCache = new Map<string, X509Certificate>();
+function parsedCertificate(der: Buffer): X509Certificate {
+  const key = der.toString("base64");
+  let x = certificateCache.get(key);
+  if (!x) {
+    x = new X509Certificate(der);
+    if (certificateCache.size >= 256) certificateCache.clear();
+    certificateCache.set(key, x);
+  }
+  return x;
+}
+
+/**
  * Verifies a detached signature over `contents`, tried in order (the canonical CRLF form first, then the
  * bytes as they sit in the file): the signature is intact when one of them verifies.
  */
@@ -391,7 +407,7 @@ export function verifyDetached(contents: Buffer[], p7s: Buffer, trust: TrustStor
   const x509s: { der: Buffer; x: X509Certificate }[] = [];
   for (const c of sd.certificates) {
     try {
-      x509s.push({ der: c, x: new X509Certificate(c) });
+      x509s.push({ der: c, x: parsedCertificate(c) });
     } catch {
       // a certificate node:crypto cannot read is useless for chains, not fatal
     }

@@ -11,6 +11,7 @@ import { summarizeHeaders } from "../mime/header-summary.js";
 import type { BlobStore } from "./blob-store.js";
 import { applyFlags, decodeFlags, encodeFlags, normalizeFlags } from "./flags.js";
 import { isInbox, isSelfOrChild, normalizeFolderName, SEPARATOR } from "./folder-names.js";
+import { GroupCommit } from "./group-commit.js";
 import type {
   ChangeEvent,
   ChangeListener,
@@ -143,6 +144,15 @@ export class SqlMailStore implements MailStore {
     private readonly now: () => Date = () => new Date(),
   ) {
     this.events.setMaxListeners(0);
+    this.group = backend === "sqlite" ? new GroupCommit(db) : null;
+  }
+
+  /** SQLite: shares its COMMIT (one fsync) with the transactions asked for meanwhile (group-commit.ts). */
+  private readonly group: GroupCommit<Database> | null;
+
+  /** A write transaction of the PEC hot path (appends, the transport tables). */
+  transact<T>(fn: (trx: Tx) => Promise<T>): Promise<T> {
+    return this.group ? this.group.run(fn) : this.db.transaction().execute(fn);
   }
 
   async close(): Promise<void> {
@@ -602,7 +612,7 @@ export class SqlMailStore implements MailStore {
 
   /** The PEC service's tables (jobs, transactions, registro) over the same database. */
   transport(): TransportStore {
-    this.transportStore ??= new TransportStore(this.db, this.backend);
+    this.transportStore ??= new TransportStore(this.db, this.backend, (fn) => this.transact(fn));
     return this.transportStore;
   }
 
@@ -648,7 +658,7 @@ export class SqlMailStore implements MailStore {
     // Blobs are durable before any row points at them: a crash leaves at worst an unreferenced blob.
     const refs = await this.blobs.putMany(inputs.map((i) => i.bytes));
     const now = this.now().getTime();
-    const { folder, messages, changes } = await this.db.transaction().execute(async (trx) => {
+    const { folder, messages, changes } = await this.transact(async (trx) => {
       await this.chargeQuota(trx, mailboxId, total);
       const { firstUid, firstModseq, folder } = await this.allocate(
         trx,

@@ -170,6 +170,8 @@ export class TransportStore {
   constructor(
     db: Kysely<Database>,
     readonly dialect: Dialect,
+    /** the MailStore's write transactions (group commit on SQLite, see group-commit.ts) */
+    private readonly transact?: <T>(fn: (trx: Transaction<Database>) => Promise<T>) => Promise<T>,
   ) {
     this.db = db.withTables<TransportTables>();
   }
@@ -180,6 +182,7 @@ export class TransportStore {
   }
 
   transaction<T>(fn: (trx: Transaction<TDB>) => Promise<T>): Promise<T> {
+    if (this.transact) return this.transact((trx) => fn(TransportStore.t(trx)));
     return this.db.transaction().execute(fn);
   }
 
@@ -220,16 +223,21 @@ export class TransportStore {
    */
   async claim(limit: number, now: number, leaseMs: number, held: ReadonlySet<number>): Promise<Job[]> {
     if (this.dialect === "sqlite") {
-      let q = this.db
-        .selectFrom("pec_jobs")
-        .selectAll()
-        .where("state", "=", "pending")
-        .where("run_at", "<=", now)
-        .orderBy("run_at")
-        .orderBy("id")
-        .limit(limit);
-      if (held.size > 0) q = q.where("id", "not in", [...held]);
-      const rows = await q.execute();
+      // The jobs held are skipped here rather than in SQL (`not in (…)` made a new statement text, so a
+      // new prepare, at almost every claim): asking for as many more rows finds the same jobs.
+      const rows = (
+        await this.db
+          .selectFrom("pec_jobs")
+          .selectAll()
+          .where("state", "=", "pending")
+          .where("run_at", "<=", now)
+          .orderBy("run_at")
+          .orderBy("id")
+          .limit(limit + held.size)
+          .execute()
+      )
+        .filter((r) => !held.has(r.id))
+        .slice(0, limit);
       return rows.map((r) => ({
         id: r.id,
         kind: r.kind,
