@@ -1,5 +1,6 @@
 // The copy against a real Dovecot (Debian's dovecot-imapd): the generated box arrives byte-identical,
-// checked by an oracle that reads the source over IMAP and re-hashes what the store gives back.
+// checked by an oracle that reads both sides over IMAP (a real `domicilio serve` on the data folder) and
+// re-hashes what the store gives back.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compareMailboxes, imapSide } from "../helpers/imap-compare.js";
