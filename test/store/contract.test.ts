@@ -382,18 +382,23 @@ for (const backend of BACKENDS) {
       const f = await inbox(box);
       const start = (await store.changesSince(box.id, 0)).at(-1)?.id ?? 0;
       const heard: string[] = [];
-      const off = store.onChange(async (e) => {
+      const readable: Promise<boolean>[] = [];
+      const off = store.onChange((e) => {
         if (e.mailboxId !== box.id) return;
-        // What a listener is told about is already readable.
-        const visible = await store.listMessages(f.id);
-        heard.push(`${e.changes.map((c) => c.kind).join(",")}:${visible.length}`);
+        // Listeners are called in commit order, synchronously after the commit…
+        heard.push(e.changes.map((c) => c.kind).join(","));
+        // …so what they are told about is already readable (from any connection).
+        for (const c of e.changes) {
+          readable.push(store.changesSince(box.id, c.id - 1).then((r) => r.some((x) => x.id === c.id)));
+        }
       });
       await store.appendMessages(box.id, f.id, [{ bytes: message(1) }, { bytes: message(2) }]);
+      assert.deepEqual(heard, ["append,append"], "announced before the call returns");
       await store.storeFlags(f.id, { uids: [1], mode: "add", flags: ["\\Deleted"] });
       await store.expunge(f.id);
-      await new Promise((r) => setTimeout(r, 50));
       off();
-      assert.deepEqual(heard, ["append,append:2", "flags:2", "expunge:1"]);
+      assert.deepEqual(heard, ["append,append", "flags", "expunge"]);
+      assert.deepEqual(await Promise.all(readable), [true, true, true, true]);
       const log = await store.changesSince(box.id, start);
       assert.deepEqual(
         log.map((c) => [c.kind, c.uid]),
