@@ -16,18 +16,12 @@ import {
   TARGET,
   withStore,
 } from "../helpers/migration-env.js";
+import { mulberry32 } from "../helpers/prng.js";
 
 /** Deterministic kill moments (mulberry32), so a failure can be replayed. */
 function delays(seed: number, n: number, lo: number, hi: number): number[] {
-  let s = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const r = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    return Math.round(lo + r * (hi - lo));
-  });
+  const random = mulberry32(seed);
+  return Array.from({ length: n }, () => Math.round(lo + random() * (hi - lo)));
 }
 
 test("SIGKILL at 10 random moments of a copy, then a full run: the box equals the source exactly, no duplicates", async (t) => {
