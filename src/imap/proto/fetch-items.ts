@@ -167,17 +167,13 @@ export function readFetchModifiers(r: Reader): FetchModifiers {
   const out: FetchModifiers = {};
   if (r.atEnd) return out;
   r.sp();
-  r.expect("(");
-  let first = true;
-  while (!r.take(")")) {
-    if (!first) r.sp();
-    first = false;
+  r.parenList(() => {
     const name = r.atom().toUpperCase();
     if (name === "CHANGEDSINCE") {
       r.sp();
       out.changedSince = r.number();
     } else if (name === "VANISHED") out.vanished = true;
     else r.fail("known fetch modifier");
-  }
+  });
   return out;
 }

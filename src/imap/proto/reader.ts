@@ -177,13 +177,7 @@ export class Reader {
   }
   /** flag-list = "(" [flag *(SP flag)] ")" */
   flagList(): string[] {
-    this.expect("(");
-    const out: string[] = [];
-    while (!this.take(")")) {
-      if (out.length > 0) this.sp();
-      out.push(this.flag());
-    }
-    return out;
+    return this.parenList(() => this.flag());
   }
   /** A parenthesized list of atoms or strings (parameters of ID, ENABLE lists, and so on). */
   parenList<T>(item: () => T): T[] {

@@ -81,17 +81,14 @@ export const list: CommandSpec = {
     let statusItems: string[] | null = null;
     if (!r.atEnd) {
       r.sp();
-      r.expect("RETURN (");
-      let first = true;
-      while (!r.take(")")) {
-        if (!first) r.sp();
-        first = false;
+      r.expect("RETURN ");
+      r.parenList(() => {
         const o = r.atom().toUpperCase();
         if (o === "STATUS") {
           r.sp();
           statusItems = readStatusItems(r);
         } else ret.add(o);
-      }
+      });
     }
     r.end();
     for (const o of selection)

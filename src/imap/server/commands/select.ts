@@ -14,14 +14,12 @@ function selectCommand(name: "SELECT" | "EXAMINE"): CommandSpec {
     async run(session, r, { tag }) {
       r.sp();
       const folderName = readMailboxName(session, r);
-      let qresync: { uidValidity: number; modseq: number; known: number[] | null } | null = null;
+      type Qresync = { uidValidity: number; modseq: number; known: number[] | null };
+      // Assigned inside the parenList callback: the cast keeps TypeScript from narrowing it to null.
+      let qresync = null as Qresync | null;
       if (!r.atEnd) {
         r.sp();
-        r.expect("(");
-        let first = true;
-        while (!r.take(")")) {
-          if (!first) r.sp();
-          first = false;
+        r.parenList(() => {
           const p = r.atom().toUpperCase();
           if (p === "CONDSTORE") session.enabled.add("CONDSTORE");
           else if (p === "QRESYNC") {
@@ -55,7 +53,7 @@ function selectCommand(name: "SELECT" | "EXAMINE"): CommandSpec {
             r.expect(")");
             qresync = { uidValidity, modseq, known };
           } else throw new ImapBad(`Unknown SELECT parameter ${p}`);
-        }
+        });
       }
       r.end();
       const sel = await session.select(folderName, name === "EXAMINE");
