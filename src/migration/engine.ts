@@ -28,6 +28,7 @@ import {
   type ImapEndpoint,
   type MigrationTarget,
   newImapClient,
+  type Staged,
   type TargetFolderState,
   type TargetSession,
 } from "./targets.js";
@@ -574,10 +575,14 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         return out;
       };
 
-      const commit = async (c: Chunk, fetched: Fetched[]) => {
+      const commit = async (
+        c: Chunk,
+        fetched: Fetched[],
+        toAppend: Fetched[],
+        staged: Promise<Staged> | null,
+      ) => {
         const { w, g } = c;
         const fr = w.report;
-        const toAppend = fetched.filter((f) => f.claimTargetUid === undefined);
         const claimed = fetched.filter((f) => f.claimTargetUid !== undefined);
         const row = (f: Fetched, targetUidValidity: number, targetUid: number, hash?: string): LedgerRow => ({
           folder: w.plan.source,
@@ -597,10 +602,10 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           rows.push(row(f, g.targetUidValidity, f.claimTargetUid!));
         }
         if (toAppend.length) {
-          const res = await ts!.append(
-            g.targetName,
-            toAppend.map((f) => f.item),
-          );
+          const items = toAppend.map((f) => f.item);
+          const res = staged
+            ? await ts!.append(g.targetName, items, await staged)
+            : await ts!.append(g.targetName, items);
           toAppend.forEach((f, i) => {
             rows.push(row(f, res.uidValidity, res.uids[i]!, res.hashes?.[i]));
           });
@@ -617,10 +622,15 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         progress(fr.source);
       };
 
+      // The previous chunk this worker fetched, on its way into the box: it commits while the next one
+      // is fetched, so a connection holds at most two chunks (memory stays flat) and never idles
+      // waiting for the box.
+      let committing: Promise<void> | null = null;
       try {
         while (!fatal) {
           const c = chunks.shift();
           if (!c) break;
+          let handedOff = false;
           try {
             if (!conn) {
               conn = { src: await connectSource(source) };
@@ -641,16 +651,31 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
               messagesDone += c.uids.length;
               addError(c.w.report, "UIDVALIDITY della cartella cambiata durante la copia: rilancia la copia");
             }
-            await c.previous;
-            if (fatal) break;
-            if (fetched.length) await commit(c, fetched);
+            // The bytes go into the box now, beside the other chunks' (stage); only the rows wait for the
+            // folder's order. Claimed messages are in the box already.
+            const toAppend = fetched.filter((f) => f.claimTargetUid === undefined);
+            const staged = toAppend.length && ts.stage ? ts.stage(toAppend.map((f) => f.item)) : null;
+            staged?.catch(() => {}); // awaited by commit; a failure there is the chunk's
+            if (committing) await committing;
+            committing = (async () => {
+              try {
+                await c.previous;
+                if (!fatal && fetched.length) await commit(c, fetched, toAppend, staged);
+              } catch (err) {
+                fatal ??= err;
+              } finally {
+                c.done();
+              }
+            })();
+            handedOff = true;
           } catch (err) {
             fatal ??= err;
           } finally {
-            c.done();
+            if (!handedOff) c.done();
           }
         }
       } finally {
+        if (committing) await committing;
         release();
       }
     };

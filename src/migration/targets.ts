@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { isIP } from "node:net";
 import { ImapFlow } from "imapflow";
-import type { MailStore } from "../store/mail-store.js";
+import type { SqlMailStore, StagedBlobs } from "../store/sql-mail-store.js";
 import type { SpecialUse } from "../store/types.js";
 import { classifyConnectError, MigrationError } from "./errors.js";
 import type { PlannedFolder } from "./folder-map.js";
@@ -30,15 +30,25 @@ export interface AppendItem {
   internalDate: Date;
 }
 
+/** What `stage` returns, opaque to the engine. */
+export type Staged = { readonly staged: unknown };
+
 /** One worker's handle on the target (an IMAP target gives each its own connection). */
 export interface TargetSession {
   /** null when the folder does not exist yet. */
   listFolder(name: string): Promise<TargetFolderState | null>;
   hashes(name: string, uids: number[]): Promise<Map<number, string>>;
+  /**
+   * Optional: makes a batch's bytes durable ahead of its append, so that this slow part (a Domicilio
+   * box fsyncs a file per message) runs beside the other batches instead of in the folder's commit
+   * order. The result is passed to `append` with the same items; append works without it too.
+   */
+  stage?(items: AppendItem[]): Promise<Staged>;
   /** All or nothing for a store; returns the target UIDs in input order and the folder's UIDVALIDITY. */
   append(
     name: string,
     items: AppendItem[],
+    staged?: Staged,
   ): Promise<{
     uidValidity: number;
     uids: number[] /** sha-256 of what was stored, when known */;
@@ -75,7 +85,7 @@ export class StoreTarget implements MigrationTarget {
   private folderIds = new Map<string, number>();
 
   constructor(
-    private readonly store: MailStore,
+    private readonly store: SqlMailStore,
     private readonly address: string,
   ) {
     this.id = `store:${address.toLowerCase()}`;
@@ -159,11 +169,13 @@ export class StoreTarget implements MigrationTarget {
         const msgs = await store.getMessagesByUid(await folderId(name), uids);
         return new Map(msgs.map((m) => [m.uid, m.blobId]));
       },
-      append: async (name, items) => {
+      stage: async (items) => ({ staged: await store.stageBlobs(items.map((i) => i.bytes)) }),
+      append: async (name, items, staged) => {
         const res = await store.appendMessages(
           mailboxId,
           await folderId(name),
           items.map((i) => ({ bytes: i.bytes, flags: i.flags, internalDate: i.internalDate })),
+          staged ? { staged: staged.staged as StagedBlobs } : {},
         );
         return {
           uidValidity: res.folder.uidValidity,

@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import { parseAddress } from "../accounts/addresses.js";
 import { summarizeHeaders } from "../mime/header-summary.js";
-import type { BlobStore } from "./blob-store.js";
+import type { BlobRef, BlobStore } from "./blob-store.js";
 import { applyFlags, decodeFlags, encodeFlags, normalizeFlags } from "./flags.js";
 import { isInbox, isSelfOrChild, normalizeFolderName, SEPARATOR } from "./folder-names.js";
 import { GroupCommit } from "./group-commit.js";
@@ -40,6 +40,13 @@ import {
 } from "./types.js";
 
 type Tx = Transaction<Database>;
+
+/** Blobs stored ahead of the append that references them (stageBlobs), in the order of its inputs. */
+export interface StagedBlobs {
+  refs: BlobRef[];
+  /** Runs inside the append's transaction (blobs kept in the database are written there). */
+  write: (trx: Tx) => Promise<void>;
+}
 type MessageRow = Selectable<MessagesTable>;
 
 /** Rows per multi-row INSERT or IN list: well under SQLite's 32,766 bound parameters. */
@@ -629,7 +636,7 @@ export class SqlMailStore implements MailStore {
     mailboxId: number,
     folderId: number,
     inputs: AppendInput[],
-    options: { within?: (trx: Tx) => Promise<void> } = {},
+    options: { within?: (trx: Tx) => Promise<void>; staged?: StagedBlobs } = {},
   ): Promise<AppendResult> {
     if (inputs.length === 0) throw new StoreError("INVALID_INPUT", "nothing to append");
     const prepared = inputs.map((input) => {
@@ -656,10 +663,20 @@ export class SqlMailStore implements MailStore {
       );
     }
     // Blobs are durable before any row points at them: a crash leaves at worst an unreferenced blob.
-    const refs = await this.blobs.putMany(inputs.map((i) => i.bytes));
+    // `staged` (stageBlobs) made them so already, ahead of this call: the migration writes a batch's
+    // files while the batch before it commits.
+    const { staged } = options;
+    if (
+      staged &&
+      (staged.refs.length !== inputs.length ||
+        staged.refs.some((r, i) => r.size !== inputs[i]!.bytes.byteLength))
+    )
+      throw new StoreError("INVALID_INPUT", "staged blobs do not match the messages");
+    const refs = staged ? staged.refs : await this.blobs.putMany(inputs.map((i) => i.bytes));
     const now = this.now().getTime();
     const { folder, messages, changes } = await this.transact(async (trx) => {
       await this.chargeQuota(trx, mailboxId, total);
+      if (staged) await staged.write(trx);
       const { firstUid, firstModseq, folder } = await this.allocate(
         trx,
         mailboxId,
@@ -723,6 +740,14 @@ export class SqlMailStore implements MailStore {
     });
     this.emit(mailboxId, folderId, changes);
     return { folder: toFolder(folder), messages };
+  }
+
+  /**
+   * Stores blobs to be referenced by a transaction the caller is about to run (appendMessages'
+   * `staged`): durable when this resolves, or written by `write(trx)` inside that transaction.
+   */
+  async stageBlobs(items: readonly Uint8Array[]): Promise<StagedBlobs> {
+    return { refs: await this.blobs.putMany(items), write: async () => {} };
   }
 
   async listMessages(folderId: number, options: ListMessagesOptions = {}): Promise<MessageMeta[]> {
