@@ -217,6 +217,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0003-inline-blobs": {
+      // Small messages' bytes (receipts, most PEC envelopes) kept in the database: stored in the same
+      // durable commit as the rows that point at them, instead of a file, an fsync and a directory fsync
+      // each (inline-blob-store.ts). Same content addressing: the id is the sha-256 of the bytes.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("blob_data")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("data", dialect === "sqlite" ? "blob" : "bytea", (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -2,6 +2,12 @@
 // so SQLite and PostgreSQL store and compare them the same way.
 import type { Generated } from "kysely";
 
+/** Bytes of blobs small enough to live in the database (inline-blob-store.ts). */
+export interface BlobDataTable {
+  id: string;
+  data: Buffer;
+}
+
 export interface OrdersTable {
   id: Generated<number>;
   name: string;
@@ -104,6 +110,7 @@ export interface Database {
   folders: FoldersTable;
   messages: MessagesTable;
   blobs: BlobsTable;
+  blob_data: BlobDataTable;
   changes: ChangesTable;
   admins: AdminsTable;
   audit_events: AuditEventsTable;

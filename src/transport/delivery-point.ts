@@ -25,7 +25,8 @@ export interface DeliverPayload {
   origin: "local" | "remote";
 }
 
-function causeFor(box: Mailbox | null, size: number): NonDeliveryCause | null {
+/** Why a box cannot take a message now (AgID note 12 causes), or null when it can. */
+export function causeFor(box: Mailbox | null, size: number): NonDeliveryCause | null {
   if (!box) return "user-unknown";
   if (box.state === "deactivated") return "box-disabled";
   if (box.usedBytes + size > box.quotaBytes) return "box-full";
