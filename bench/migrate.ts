@@ -280,11 +280,14 @@ SyncState ${state}/
     ];
     printTable(rows);
     // Durability, so the speeds compare like with like: every tool makes each message durable.
-    const ourFsync = loadConfig(data).config.blobs.fsync;
+    const blobs = loadConfig(data).config.blobs;
+    const ourFsync = blobs.fsync;
     console.log(
-      `durability: domicilio blobs.fsync=${ourFsync} (each blob file fsynced, then each blob directory once per ` +
-        "batch, before SQLite commits with synchronous=FULL); target Dovecot for mbsync and dsync " +
-        `mail_fsync=${DOVECOT_FSYNC} (Maildir: each message file fsynced, then the folder's directory).`,
+      `durability: domicilio blobs.fsync=${ourFsync}: messages up to ${blobs.inlineMaxBytes} bytes ride in ` +
+        "the SQLite commit of their rows, larger ones are files fsynced (then their directory) before it; a " +
+        "commit is reported only after an fsync of the WAL, and the ledger row only after that. Target " +
+        `Dovecot for mbsync and dsync mail_fsync=${DOVECOT_FSYNC} (Maildir: each message file fsynced, then ` +
+        "the folder's directory).",
     );
     console.log(
       "(times include process start: ~0.5 s of Node start-up and store opening for domicilio; the re-run " +
@@ -297,7 +300,11 @@ SyncState ${state}/
       dsync: rows[2],
       ratio: theirs.seconds / ours.seconds,
       ratioDsync: dsync.seconds / ours.seconds,
-      durability: { domicilioBlobFsync: ourFsync, dovecotMailFsync: DOVECOT_FSYNC },
+      durability: {
+        domicilioBlobFsync: ourFsync,
+        domicilioInlineMaxBytes: blobs.inlineMaxBytes,
+        dovecotMailFsync: DOVECOT_FSYNC,
+      },
       resync: {
         seconds: resync.seconds,
         engineSeconds: resyncReport.seconds,

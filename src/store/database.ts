@@ -1,14 +1,21 @@
 // Opens the metadata database: embedded SQLite (better-sqlite3, WAL) or PostgreSQL (pg), behind kysely.
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, PostgresDialect } from "kysely";
-import pg from "pg";
 import { type Dialect, migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 import { DurableSqliteDialect } from "./sqlite-driver.js";
 
-// PostgreSQL returns int8 as a string so as not to lose precision; every bigint we store (sizes, times in
-// ms, UIDs, modseqs) is far below 2^53.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
+/**
+ * pg only when the database is PostgreSQL: its thirty-odd modules were a tenth of the start-up of every
+ * command on SQLite (`domicilio migrate` runs as a process of its own, and its time counts).
+ */
+async function loadPg(): Promise<typeof import("pg").default> {
+  const pg = (await import("pg")).default;
+  // PostgreSQL returns int8 as a string so as not to lose precision; every bigint we store (sizes, times
+  // in ms, UIDs, modseqs) is far below 2^53.
+  pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
+  return pg;
+}
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
@@ -27,6 +34,7 @@ export function isPostgresUrl(url: string): boolean {
 export async function openDatabase(options: { url?: string; sqlitePath: string }): Promise<OpenedDatabase> {
   let opened: OpenedDatabase;
   if (options.url && isPostgresUrl(options.url)) {
+    const pg = await loadPg();
     const pool = new pg.Pool({ connectionString: options.url, max: 10 });
     opened = {
       db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
