@@ -622,15 +622,10 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         progress(fr.source);
       };
 
-      // The previous chunk this worker fetched, on its way into the box: it commits while the next one
-      // is fetched, so a connection holds at most two chunks (memory stays flat) and never idles
-      // waiting for the box.
-      let committing: Promise<void> | null = null;
       try {
         while (!fatal) {
           const c = chunks.shift();
           if (!c) break;
-          let handedOff = false;
           try {
             if (!conn) {
               conn = { src: await connectSource(source) };
@@ -651,34 +646,30 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
               messagesDone += c.uids.length;
               addError(c.w.report, "UIDVALIDITY della cartella cambiata durante la copia: rilancia la copia");
             }
-            // The bytes go into the box now, beside the other chunks' (stage); only the rows wait for the
-            // folder's order. Claimed messages are in the box already.
+            // The bytes go into the box now (stage: a Domicilio box writes the large ones as files), while
+            // the chunks before this one commit; only the rows wait for the folder's order. Claimed
+            // messages are in the box already. A worker holds one chunk at a time: letting it fetch the
+            // next one meanwhile bought no speed once small messages rode in the commit, and cost memory.
             const toAppend = fetched.filter((f) => f.claimTargetUid === undefined);
             const staged = toAppend.length && ts.stage ? ts.stage(toAppend.map((f) => f.item)) : null;
             staged?.catch(() => {}); // awaited by commit; a failure there is the chunk's
-            if (committing) await committing;
-            committing = (async () => {
-              try {
-                await c.previous;
-                if (!fatal && fetched.length) await commit(c, fetched, toAppend, staged);
-              } catch (err) {
-                fatal ??= err;
-              } finally {
-                c.done();
-              }
-            })();
-            handedOff = true;
+            await c.previous;
+            if (fatal) {
+              await staged?.catch(() => {}); // no write outlives the run
+              break;
+            }
+            if (fetched.length) await commit(c, fetched, toAppend, staged);
           } catch (err) {
             fatal ??= err;
           } finally {
-            if (!handedOff) c.done();
+            c.done();
           }
         }
       } finally {
-        if (committing) await committing;
         release();
       }
     };
+
     const parallel = Math.max(1, Math.min(connections, chunks.length));
     await Promise.all(Array.from({ length: parallel }, (_, i) => worker(i === 0 ? control : null)));
     // Chunks nobody took after a fatal error must not leave waiters behind.
