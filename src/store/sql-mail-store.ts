@@ -727,7 +727,6 @@ export class SqlMailStore implements MailStore {
     const { mailboxId, folderId, items, total, refs, inline } = p;
     const now = this.now().getTime();
     await this.chargeQuota(trx, mailboxId, total);
-    if (inline.length > 0) await this.inline!.insertInline(trx, inline);
     const { firstUid, firstModseq, folder } = await this.allocate(
       trx,
       mailboxId,
@@ -735,11 +734,15 @@ export class SqlMailStore implements MailStore {
       items.length,
       items.length,
     );
+    // One row per distinct blob, with its bytes when it is small enough to live here.
+    const bytesOf = new Map(inline.map((r) => [r.id, r.data]));
     const uniqueBlobs = [...new Map(refs.map((r) => [r.id, r])).values()];
     for (const part of chunks(uniqueBlobs)) {
       await trx
         .insertInto("blobs")
-        .values(part.map((r) => ({ id: r.id, size: r.size, created_at: now })))
+        .values(
+          part.map((r) => ({ id: r.id, size: r.size, created_at: now, data: bytesOf.get(r.id) ?? null })),
+        )
         .onConflict((oc) => oc.column("id").doNothing())
         .execute();
     }
@@ -833,17 +836,15 @@ export class SqlMailStore implements MailStore {
   ): Promise<{ refs: BlobRef[]; write: (trx: Tx) => Promise<void> }> {
     if (!this.inline) return { refs: await this.blobs.putMany(items), write: async () => {} };
     const { refs, inline } = await this.inline.stage(items);
-    return { refs, write: (trx) => this.inline!.insertInline(trx, inline) };
+    return { refs, write: (trx) => this.inline!.insertInline(trx, inline, this.now().getTime()) };
   }
 
   /** How many blobs live in the database (the rest are files): for metrics and tests. */
   async blobCounts(): Promise<{ inline: number; inlineBytes: number }> {
     const r = await this.db
-      .selectFrom("blob_data")
-      .select((eb) => [
-        eb.fn.countAll<number>().as("n"),
-        eb.fn.sum<number>(eb.fn("length", ["data"])).as("bytes"),
-      ])
+      .selectFrom("blobs")
+      .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.sum<number>("size").as("bytes")])
+      .where("data", "is not", null)
       .executeTakeFirst();
     return { inline: Number(r?.n ?? 0), inlineBytes: Number(r?.bytes ?? 0) };
   }

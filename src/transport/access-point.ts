@@ -102,7 +102,7 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
   }
 
   if (problem || virus || !opened) {
-    const notice = buildNonAccettazione(
+    const notice = await buildNonAccettazione(
       svc.build,
       tx,
       virus ? { kind: "virus", detail: virus } : { kind: "formale", detail: problem ?? "errore" },
@@ -135,8 +135,8 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
   }
 
   const { enclosed } = opened;
-  const accBuilt = buildAccettazione(svc.build, tx);
-  const envelope = buildBustaTrasporto(svc.build, tx, enclosed);
+  const accBuilt = await buildAccettazione(svc.build, tx);
+  const envelope = await buildBustaTrasporto(svc.build, tx, enclosed);
   const rcpts = [...new Set(p.rcptTo.map((r) => r.toLowerCase()))];
   const destinatari = rcpts.map((r) => ({ address: r, tipo: svc.index.classify(r) }));
   const senderBox = await svc.store.getMailbox(tx.mittente);
@@ -210,7 +210,7 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
           address: r,
           box,
           inbox,
-          receipt: buildAvvenutaConsegna(svc.build, tx, r, enclosed),
+          receipt: await buildAvvenutaConsegna(svc.build, tx, r, enclosed),
         });
         continue;
       }
