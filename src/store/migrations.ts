@@ -228,6 +228,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    "0004-log-head": {
+      // The registro's head row exists from the start, so that appending to the log is a read and two
+      // writes rather than an upsert first every time (transport-store.ts appendLog).
+      async up(db: Kysely<unknown>) {
+        await sql`insert into pec_log_head (id, seq, hash) values (1, 0, ${"0".repeat(64)}) on conflict (id) do nothing`.execute(
+          db,
+        );
+      },
+    },
   };
 }
 

@@ -668,11 +668,12 @@ export class SqlMailStore implements MailStore {
    * Targets are written in the order given, so UIDs in a folder named twice follow that order.
    */
   async appendToMany(
-    targets: { mailboxId: number; folderId: number; inputs: AppendInput[] }[],
+    targets: { mailboxId: number; folderId: number; inputs: AppendInput[]; box?: Mailbox }[],
     options: { within?: (trx: Tx) => Promise<void> } = {},
   ): Promise<AppendResult[]> {
     const prepared: PreparedAppend[] = [];
-    for (const t of targets) prepared.push(await this.prepareAppend(t.mailboxId, t.folderId, t.inputs));
+    for (const t of targets)
+      prepared.push(await this.prepareAppend(t.mailboxId, t.folderId, t.inputs, t.box));
     const written = await this.transact(async (trx) => {
       const out = [];
       for (const p of prepared) out.push(await this.writeAppend(trx, p));
@@ -690,6 +691,8 @@ export class SqlMailStore implements MailStore {
     mailboxId: number,
     folderId: number,
     inputs: AppendInput[],
+    /** the box as the caller just read it: saves reading it again for the early quota check */
+    known?: Mailbox,
   ): Promise<PreparedAppend> {
     if (inputs.length === 0) throw new StoreError("INVALID_INPUT", "nothing to append");
     const items = inputs.map((input) => {
@@ -706,7 +709,7 @@ export class SqlMailStore implements MailStore {
       };
     });
     const total = inputs.reduce((n, i) => n + i.bytes.byteLength, 0);
-    const box = await this.getMailboxById(mailboxId);
+    const box = known?.id === mailboxId ? known : await this.getMailboxById(mailboxId);
     if (!box) throw new StoreError("NO_SUCH_MAILBOX", `no box with id ${mailboxId}`);
     // Fail before writing any blob when the batch cannot fit; the transaction below re-checks atomically.
     if (box.usedBytes + total > box.quotaBytes) {

@@ -260,7 +260,8 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
     ...delivered.map((d) => logOf(tx, "consegna", "consegnato", [d.address])),
   ];
   const bookkeeping = async (trx: AnyTx, acceptanceJobs: Routed[]) => {
-    await envStage.write(trx as Parameters<typeof envStage.write>[0]);
+    // Delivered here, the envelope's bytes are written by its append into the recipient's box.
+    if (delivered.length === 0) await envStage.write(trx as Parameters<typeof envStage.write>[0]);
     await svc.ts.saveTransaction(trx, tx.identificativo, tx.mittente, tx, destinatari, now);
     for (const d of delivered)
       await svc.ts.advanceRecipient(trx, tx.identificativo, d.address, "delivered", now);
@@ -274,16 +275,22 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
     try {
       await svc.store.appendToMany(
         [
-          { mailboxId: senderBox.id, folderId: senderInbox.id, inputs: [{ bytes: accBuilt.raw, pecId }] },
+          // The acceptance first, then the delivery receipts: UIDs in the sender's box follow the rules'
+          // order of events.
+          {
+            mailboxId: senderBox.id,
+            folderId: senderInbox.id,
+            box: senderBox,
+            inputs: [
+              { bytes: accBuilt.raw, pecId },
+              ...delivered.map((d) => ({ bytes: d.receipt.raw, pecId })),
+            ],
+          },
           ...delivered.map((d) => ({
             mailboxId: d.box.id,
             folderId: d.inbox.id,
+            box: d.box,
             inputs: [{ bytes: envelope.raw, pecId }],
-          })),
-          ...delivered.map((d) => ({
-            mailboxId: senderBox.id,
-            folderId: senderInbox.id,
-            inputs: [{ bytes: d.receipt.raw, pecId }],
           })),
         ],
         { within: (trx) => bookkeeping(trx, []) },
