@@ -39,9 +39,18 @@ export const configSchema = z
           .boolean()
           .default(true)
           .describe("fsync every blob before it is referenced (keep on in production)."),
+        inlineMaxBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(1024 * 1024)
+          .default(65536)
+          .describe(
+            "Messages up to this size are kept in the database, in the same durable commit as their rows, instead of one file each (0: always files).",
+          ),
       })
       .strict()
-      .default({ path: "blobs", fsync: true })
+      .default({ path: "blobs", fsync: true, inlineMaxBytes: 65536 })
       .describe("Content-addressed store of message bytes."),
     listen: z
       .object({

@@ -20,11 +20,17 @@ export async function openStore(options: OpenStoreOptions): Promise<SqlMailStore
   const { dataDir, config } = options;
   mkdirSync(dataDir, { recursive: true });
   const blobRoot = isAbsolute(config.blobs.path) ? config.blobs.path : join(dataDir, config.blobs.path);
-  const { db, dialect } = await openDatabase({
+  const { db, dialect, durable } = await openDatabase({
     url: config.database.url,
     sqlitePath: join(dataDir, SQLITE_FILE),
   });
-  return new SqlMailStore(db, dialect, new FsBlobStore(blobRoot, { fsync: config.blobs.fsync }), options.now);
+  return new SqlMailStore(
+    db,
+    dialect,
+    new FsBlobStore(blobRoot, { fsync: config.blobs.fsync }),
+    options.now,
+    { inlineMaxBytes: config.blobs.inlineMaxBytes, durable },
+  );
 }
 
 export type { MailStore };

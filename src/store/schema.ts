@@ -68,6 +68,8 @@ export interface BlobsTable {
   id: string;
   size: number;
   created_at: number;
+  /** the bytes, for a blob small enough to live in the database; NULL when they are a file */
+  data: Buffer | null;
 }
 
 export interface ChangesTable {

@@ -8,10 +8,11 @@ import { EventEmitter } from "node:events";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import { parseAddress } from "../accounts/addresses.js";
 import { summarizeHeaders } from "../mime/header-summary.js";
-import type { BlobStore } from "./blob-store.js";
+import type { BlobRef, BlobStore } from "./blob-store.js";
 import { applyFlags, decodeFlags, encodeFlags, normalizeFlags } from "./flags.js";
 import { isInbox, isSelfOrChild, normalizeFolderName, SEPARATOR } from "./folder-names.js";
 import { GroupCommit } from "./group-commit.js";
+import { InlineBlobStore, type InlineRow } from "./inline-blob-store.js";
 import type {
   ChangeEvent,
   ChangeListener,
@@ -134,17 +135,43 @@ function isUniqueViolation(err: unknown): boolean {
   );
 }
 
+/** An append checked and staged outside its transaction (SqlMailStore.prepareAppend). */
+interface PreparedAppend {
+  mailboxId: number;
+  folderId: number;
+  items: {
+    input: AppendInput;
+    flags: string[];
+    internalDate: Date;
+    summary: ReturnType<typeof summarizeHeaders>;
+  }[];
+  total: number;
+  refs: BlobRef[];
+  inline: InlineRow[];
+}
+
 export class SqlMailStore implements MailStore {
   private readonly events = new EventEmitter();
+
+  /** Resolves once every commit of this process is durable (database.ts OpenedDatabase.durable). */
+  readonly durable: () => Promise<void>;
+  /** Message bytes: small ones in the database, the rest in `files` (inline-blob-store.ts). */
+  readonly blobs: BlobStore;
+  private readonly inline: InlineBlobStore | null;
 
   constructor(
     private readonly db: Kysely<Database>,
     readonly backend: "sqlite" | "postgres",
-    readonly blobs: BlobStore,
+    files: BlobStore,
     private readonly now: () => Date = () => new Date(),
+    options: { inlineMaxBytes?: number; durable?: () => Promise<void> } = {},
   ) {
+    this.durable = options.durable ?? (() => Promise.resolve());
     this.events.setMaxListeners(0);
     this.group = backend === "sqlite" ? new GroupCommit(db) : null;
+    const inlineMax = options.inlineMaxBytes ?? 0;
+    this.inline = inlineMax > 0 ? new InlineBlobStore(files, db, (fn) => this.transact(fn), inlineMax) : null;
+    this.blobs = this.inline ?? files;
   }
 
   /** SQLite: shares its COMMIT (one fsync) with the transactions asked for meanwhile (group-commit.ts). */
@@ -631,8 +658,41 @@ export class SqlMailStore implements MailStore {
     inputs: AppendInput[],
     options: { within?: (trx: Tx) => Promise<void> } = {},
   ): Promise<AppendResult> {
+    return (await this.appendToMany([{ mailboxId, folderId, inputs }], options))[0]!;
+  }
+
+  /**
+   * Appends to several folders, of one box or several, in one transaction: all of them or none. The PEC
+   * service delivers a message between two of its boxes this way: the acceptance and the delivery receipt
+   * into the sender's box and the envelope into the recipient's, with the job that asked for it.
+   * Targets are written in the order given, so UIDs in a folder named twice follow that order.
+   */
+  async appendToMany(
+    targets: { mailboxId: number; folderId: number; inputs: AppendInput[] }[],
+    options: { within?: (trx: Tx) => Promise<void> } = {},
+  ): Promise<AppendResult[]> {
+    const prepared: PreparedAppend[] = [];
+    for (const t of targets) prepared.push(await this.prepareAppend(t.mailboxId, t.folderId, t.inputs));
+    const written = await this.transact(async (trx) => {
+      const out = [];
+      for (const p of prepared) out.push(await this.writeAppend(trx, p));
+      if (options.within) await options.within(trx);
+      return out;
+    });
+    return written.map((w, i) => {
+      this.emit(prepared[i]!.mailboxId, prepared[i]!.folderId, w.changes);
+      return { folder: toFolder(w.folder), messages: w.messages };
+    });
+  }
+
+  /** Checks and stages an append before its transaction: parsed headers, quota, blobs made durable. */
+  private async prepareAppend(
+    mailboxId: number,
+    folderId: number,
+    inputs: AppendInput[],
+  ): Promise<PreparedAppend> {
     if (inputs.length === 0) throw new StoreError("INVALID_INPUT", "nothing to append");
-    const prepared = inputs.map((input) => {
+    const items = inputs.map((input) => {
       if (!(input.bytes instanceof Uint8Array))
         throw new StoreError("INVALID_INPUT", "message bytes missing");
       const internalDate = input.internalDate ?? this.now();
@@ -656,73 +716,80 @@ export class SqlMailStore implements MailStore {
       );
     }
     // Blobs are durable before any row points at them: a crash leaves at worst an unreferenced blob.
-    const refs = await this.blobs.putMany(inputs.map((i) => i.bytes));
+    // Small ones are written by the same transaction as their rows (inline-blob-store.ts).
+    const { refs, inline } = this.inline
+      ? await this.inline.stage(inputs.map((i) => i.bytes))
+      : { refs: await this.blobs.putMany(inputs.map((i) => i.bytes)), inline: [] };
+    return { mailboxId, folderId, items, total, refs, inline };
+  }
+
+  private async writeAppend(trx: Tx, p: PreparedAppend) {
+    const { mailboxId, folderId, items, total, refs, inline } = p;
     const now = this.now().getTime();
-    const { folder, messages, changes } = await this.transact(async (trx) => {
-      await this.chargeQuota(trx, mailboxId, total);
-      const { firstUid, firstModseq, folder } = await this.allocate(
-        trx,
-        mailboxId,
-        folderId,
-        inputs.length,
-        inputs.length,
+    await this.chargeQuota(trx, mailboxId, total);
+    const { firstUid, firstModseq, folder } = await this.allocate(
+      trx,
+      mailboxId,
+      folderId,
+      items.length,
+      items.length,
+    );
+    // One row per distinct blob, with its bytes when it is small enough to live here.
+    const bytesOf = new Map(inline.map((r) => [r.id, r.data]));
+    const uniqueBlobs = [...new Map(refs.map((r) => [r.id, r])).values()];
+    for (const part of chunks(uniqueBlobs)) {
+      await trx
+        .insertInto("blobs")
+        .values(
+          part.map((r) => ({ id: r.id, size: r.size, created_at: now, data: bytesOf.get(r.id) ?? null })),
+        )
+        .onConflict((oc) => oc.column("id").doNothing())
+        .execute();
+    }
+    const rows = items.map((item, i) => ({
+      mailbox_id: mailboxId,
+      folder_id: folderId,
+      uid: firstUid + i,
+      modseq: firstModseq + i,
+      flags: encodeFlags(item.flags),
+      internal_date: item.internalDate.getTime(),
+      size: refs[i]!.size,
+      blob_id: refs[i]!.id,
+      subject: item.summary.subject,
+      from_addr: item.summary.from,
+      to_addrs: item.summary.to,
+      cc_addrs: item.summary.cc,
+      date_header: item.summary.date?.getTime() ?? null,
+      message_id: item.summary.messageId,
+      in_reply_to: item.summary.inReplyTo,
+      pec_type: item.summary.pecType,
+      pec_ref: item.summary.pecRef,
+      pec_id: item.input.pecId ?? null,
+    }));
+    const messages = [];
+    for (const part of chunks(rows)) {
+      const inserted = await trx
+        .insertInto("messages")
+        .values(part)
+        .returning(["id", "uid", "modseq", "blob_id", "size"])
+        .execute();
+      messages.push(
+        ...inserted.map((m) => ({
+          id: m.id,
+          uid: m.uid,
+          modseq: m.modseq,
+          blobId: m.blob_id,
+          size: m.size,
+        })),
       );
-      const uniqueBlobs = [...new Map(refs.map((r) => [r.id, r])).values()];
-      for (const part of chunks(uniqueBlobs)) {
-        await trx
-          .insertInto("blobs")
-          .values(part.map((r) => ({ id: r.id, size: r.size, created_at: now })))
-          .onConflict((oc) => oc.column("id").doNothing())
-          .execute();
-      }
-      const rows = prepared.map((p, i) => ({
-        mailbox_id: mailboxId,
-        folder_id: folderId,
-        uid: firstUid + i,
-        modseq: firstModseq + i,
-        flags: encodeFlags(p.flags),
-        internal_date: p.internalDate.getTime(),
-        size: refs[i]!.size,
-        blob_id: refs[i]!.id,
-        subject: p.summary.subject,
-        from_addr: p.summary.from,
-        to_addrs: p.summary.to,
-        cc_addrs: p.summary.cc,
-        date_header: p.summary.date?.getTime() ?? null,
-        message_id: p.summary.messageId,
-        in_reply_to: p.summary.inReplyTo,
-        pec_type: p.summary.pecType,
-        pec_ref: p.summary.pecRef,
-        pec_id: p.input.pecId ?? null,
-      }));
-      const messages = [];
-      for (const part of chunks(rows)) {
-        const inserted = await trx
-          .insertInto("messages")
-          .values(part)
-          .returning(["id", "uid", "modseq", "blob_id", "size"])
-          .execute();
-        messages.push(
-          ...inserted.map((m) => ({
-            id: m.id,
-            uid: m.uid,
-            modseq: m.modseq,
-            blobId: m.blob_id,
-            size: m.size,
-          })),
-        );
-      }
-      const changes = await this.logChanges(
-        trx,
-        mailboxId,
-        folderId,
-        rows.map((r) => ({ kind: "append" as const, modseq: r.modseq, uid: r.uid })),
-      );
-      if (options.within) await options.within(trx);
-      return { folder, messages, changes };
-    });
-    this.emit(mailboxId, folderId, changes);
-    return { folder: toFolder(folder), messages };
+    }
+    const changes = await this.logChanges(
+      trx,
+      mailboxId,
+      folderId,
+      rows.map((r) => ({ kind: "append" as const, modseq: r.modseq, uid: r.uid })),
+    );
+    return { folder, messages, changes };
   }
 
   async listMessages(folderId: number, options: ListMessagesOptions = {}): Promise<MessageMeta[]> {
@@ -757,6 +824,29 @@ export class SqlMailStore implements MailStore {
   async getMessagesByUid(folderId: number, uids: number[]): Promise<MessageMeta[]> {
     if (uids.length === 0) return [];
     return (await this.rowsByUid(this.db, folderId, uids)).map(toMessage);
+  }
+
+  /**
+   * Stores blobs to be referenced by a transaction the caller is about to run: large ones are durable
+   * files when this resolves, small ones are written by `write(trx)` inside that transaction, so they
+   * become durable with (and only with) the rows that point at them.
+   */
+  async stageBlobs(
+    items: readonly Uint8Array[],
+  ): Promise<{ refs: BlobRef[]; write: (trx: Tx) => Promise<void> }> {
+    if (!this.inline) return { refs: await this.blobs.putMany(items), write: async () => {} };
+    const { refs, inline } = await this.inline.stage(items);
+    return { refs, write: (trx) => this.inline!.insertInline(trx, inline, this.now().getTime()) };
+  }
+
+  /** How many blobs live in the database (the rest are files): for metrics and tests. */
+  async blobCounts(): Promise<{ inline: number; inlineBytes: number }> {
+    const r = await this.db
+      .selectFrom("blobs")
+      .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.sum<number>("size").as("bytes")])
+      .where("data", "is not", null)
+      .executeTakeFirst();
+    return { inline: Number(r?.n ?? 0), inlineBytes: Number(r?.bytes ?? 0) };
   }
 
   readBlob(blobId: string): Promise<Buffer> {

@@ -3,16 +3,17 @@
 // busta di trasporto to every recipient (local boxes through the delivery point, other domains by SMTP),
 // with the 12 h / 24 h timers for certified recipients; fail → avviso di non accettazione, nothing travels.
 import {
+  type BuiltPec,
   buildAccettazione,
+  buildAvvenutaConsegna,
   buildBustaTrasporto,
   buildNonAccettazione,
   openTransaction,
   type Transaction,
 } from "../pec/builders.js";
 import { newMessageId } from "../pec/identificativo.js";
-import type { BlobRef } from "../store/blob-store.js";
 import type { AnyTx, Job, NewJob } from "../store/transport-store.js";
-import { StoreError } from "../store/types.js";
+import { type Folder, type Mailbox, StoreError } from "../store/types.js";
 import {
   commitRouted,
   domainOf,
@@ -24,6 +25,7 @@ import {
   type ServiceContext,
   stored,
 } from "./context.js";
+import { causeFor, notifyJobs } from "./delivery-point.js";
 import { headerAddresses, headerValues } from "./headers.js";
 
 export interface SubmitPayload {
@@ -100,7 +102,7 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
   }
 
   if (problem || virus || !opened) {
-    const notice = buildNonAccettazione(
+    const notice = await buildNonAccettazione(
       svc.build,
       tx,
       virus ? { kind: "virus", detail: virus } : { kind: "formale", detail: problem ?? "errore" },
@@ -133,20 +135,57 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
   }
 
   const { enclosed } = opened;
-  const accBuilt = buildAccettazione(svc.build, tx);
-  const envelope = buildBustaTrasporto(svc.build, tx, enclosed);
-  // Both made durable in one batch (one directory sync for the pair).
-  const [accRef, envRef] = (await svc.store.blobs.putMany([accBuilt.raw, envelope.raw])) as [
-    BlobRef,
-    BlobRef,
-  ];
-  const acceptance: Routed = {
-    blobId: accRef.id,
-    from: svc.systemAddress,
-    recipients: accBuilt.recipients,
-    pecId: accBuilt.identificativo,
-    what: accBuilt.type,
+  const accBuilt = await buildAccettazione(svc.build, tx);
+  const envelope = await buildBustaTrasporto(svc.build, tx, enclosed);
+  const rcpts = [...new Set(p.rcptTo.map((r) => r.toLowerCase()))];
+  const destinatari = rcpts.map((r) => ({ address: r, tipo: svc.index.classify(r) }));
+  const senderBox = await svc.store.getMailbox(tx.mittente);
+  const senderInbox = senderBox ? await svc.store.getFolder(senderBox.id, "INBOX") : null;
+  const accepted: Accepted = {
+    job,
+    tx,
+    now,
+    accBuilt,
+    envelope,
+    enclosed,
+    rcpts,
+    destinatari,
+    senderBox,
+    senderInbox,
   };
+  try {
+    await acceptAndRoute(svc, accepted, true);
+  } catch (err) {
+    // A box filled up between the checks and the commit: the general path sorts out whose it was.
+    if (!(err instanceof StoreError && err.code === "OVER_QUOTA")) throw err;
+    await acceptAndRoute(svc, accepted, false);
+  }
+}
+
+interface Accepted {
+  job: Job;
+  tx: Transaction;
+  now: number;
+  accBuilt: BuiltPec;
+  envelope: BuiltPec;
+  enclosed: Buffer;
+  rcpts: string[];
+  destinatari: { address: string; tipo: string }[];
+  senderBox: Mailbox | null;
+  senderInbox: Folder | null;
+}
+
+/**
+ * The acceptance, the envelope and its routing, committed with the job. With `direct`, a recipient whose
+ * box is here and can take the envelope now is delivered in the same transaction: the delivery point's
+ * work (RFC 6109 §3.1.6, envelope into the box and ricevuta di avvenuta consegna to the sender) done at
+ * once rather than through a `deliver` job, its `store` job and two timers that would find it delivered.
+ * Any other recipient (another provider, a box that cannot take it) goes through the jobs as before.
+ */
+async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean): Promise<void> {
+  const { job, tx, now, accBuilt, envelope, enclosed, rcpts, destinatari, senderBox, senderInbox } = a;
+  const envStage = await svc.store.stageBlobs([envelope.raw]);
+  const envRef = envStage.refs[0]!;
   const envelopeRouted: Routed = {
     blobId: envRef.id,
     from: tx.mittente,
@@ -154,28 +193,44 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
     pecId: tx.identificativo,
     what: "posta-certificata",
   };
-  const rcpts = [...new Set(p.rcptTo.map((r) => r.toLowerCase()))];
+  const delivered: { address: string; box: Mailbox; inbox: Folder; receipt: BuiltPec }[] = [];
   const jobs: NewJob[] = [];
   const remote: string[] = [];
   for (const r of rcpts) {
-    if (isLocal(svc, r)) {
-      // Two boxes of this provider still go through the delivery point: envelope and receipts.
-      jobs.push({
-        kind: "deliver",
-        key: `deliver:${tx.identificativo}:${r}`,
-        payload: { identificativo: tx.identificativo, envelopeBlobId: envRef.id, rcpt: r, origin: "local" },
-        runAt: now,
-      });
-    } else remote.push(r);
+    if (!isLocal(svc, r)) {
+      remote.push(r);
+      continue;
+    }
+    if (direct && senderBox && senderInbox) {
+      const box = await svc.store.getMailbox(r);
+      const inbox =
+        box && !causeFor(box, envelope.raw.length) ? await svc.store.getFolder(box.id, "INBOX") : null;
+      if (box && inbox) {
+        delivered.push({
+          address: r,
+          box,
+          inbox,
+          receipt: await buildAvvenutaConsegna(svc.build, tx, r, enclosed),
+        });
+        continue;
+      }
+    }
+    // Two boxes of this provider still go through the delivery point: envelope and receipts.
+    jobs.push({
+      kind: "deliver",
+      key: `deliver:${tx.identificativo}:${r}`,
+      payload: { identificativo: tx.identificativo, envelopeBlobId: envRef.id, rcpt: r, origin: "local" },
+      runAt: now,
+    });
   }
   jobs.push(
     ...routeJobs(svc, { ...envelopeRouted, recipients: remote }, now, { identificativo: tx.identificativo }),
   );
   const preavviso = now + svc.config.pec.preavvisoHours * 3600_000;
   const final = now + svc.config.pec.finalHours * 3600_000;
-  const destinatari = rcpts.map((r) => ({ address: r, tipo: svc.index.classify(r) }));
+  const done = new Set(delivered.map((d) => d.address));
   for (const d of destinatari) {
-    if (d.tipo !== "certificato") continue;
+    if (d.tipo !== "certificato" || done.has(d.address)) continue;
     for (const [stage, at] of [
       ["preavviso", preavviso],
       ["final", final],
@@ -188,6 +243,12 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
       });
     }
   }
+  for (const d of delivered) {
+    jobs.push(
+      ...notifyJobs(svc, d.box, envelope.raw, now),
+      ...notifyJobs(svc, senderBox!, d.receipt.raw, now),
+    );
+  }
   const log = [
     logOf(tx, "accettazione", "accettato", rcpts),
     logOf(
@@ -196,26 +257,44 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
       `inviata (${rcpts.map((r) => `${r}:${isLocal(svc, r) ? "locale" : domainOf(r)}`).join(", ")})`,
       rcpts,
     ),
+    ...delivered.map((d) => logOf(tx, "consegna", "consegnato", [d.address])),
   ];
   const bookkeeping = async (trx: AnyTx, acceptanceJobs: Routed[]) => {
+    await envStage.write(trx as Parameters<typeof envStage.write>[0]);
     await svc.ts.saveTransaction(trx, tx.identificativo, tx.mittente, tx, destinatari, now);
+    for (const d of delivered)
+      await svc.ts.advanceRecipient(trx, tx.identificativo, d.address, "delivered", now);
     await svc.ts.enqueue(trx, jobs, now);
     await commitRouted(svc, trx, acceptanceJobs, log, now);
     await svc.ts.complete(trx, job, now);
   };
   // The acceptance goes into the sender's box in the same transaction as everything else: one commit.
-  const box = await svc.store.getMailbox(tx.mittente);
-  const inbox = box ? await svc.store.getFolder(box.id, "INBOX") : null;
-  if (box && inbox) {
+  if (senderBox && senderInbox) {
+    const pecId = tx.identificativo;
     try {
-      await svc.store.appendMessages(box.id, inbox.id, [{ bytes: accBuilt.raw, pecId: tx.identificativo }], {
-        within: (trx) => bookkeeping(trx, []),
-      });
+      await svc.store.appendToMany(
+        [
+          { mailboxId: senderBox.id, folderId: senderInbox.id, inputs: [{ bytes: accBuilt.raw, pecId }] },
+          ...delivered.map((d) => ({
+            mailboxId: d.box.id,
+            folderId: d.inbox.id,
+            inputs: [{ bytes: envelope.raw, pecId }],
+          })),
+          ...delivered.map((d) => ({
+            mailboxId: senderBox.id,
+            folderId: senderInbox.id,
+            inputs: [{ bytes: d.receipt.raw, pecId }],
+          })),
+        ],
+        { within: (trx) => bookkeeping(trx, []) },
+      );
       return;
     } catch (err) {
       if (!(err instanceof StoreError && err.code === "OVER_QUOTA")) throw err;
+      if (delivered.length > 0) throw err; // retried without direct delivery by handleSubmit
     }
   }
   // A full box still gets its acceptance later, through the retried `store` job.
+  const acceptance = await stored(svc, accBuilt);
   await svc.ts.transaction((trx) => bookkeeping(trx, [{ ...acceptance, recipients: [tx.mittente] }]));
 }

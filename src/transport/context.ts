@@ -1,11 +1,14 @@
 // What every part of the PEC service shares: the store and its transport tables, the providers' index,
 // the build context (signing key, clock, randomness), the outbound sender and the scanner; and the one
 // routing rule every built message follows (local box → `store` job, other domain → `send` job).
+
+import type { Transaction as DbTransaction } from "kysely";
 import type { Config } from "../config/schema.js";
 import type { BuildContext, BuiltPec, Transaction } from "../pec/builders.js";
 import type { ProviderKeys } from "../pec/provider-keys.js";
 import type { ProvidersIndex } from "../pec/providers-index.js";
 import type { SmtpSender } from "../smtp/client.js";
+import type { Database } from "../store/schema.js";
 import type { SqlMailStore } from "../store/sql-mail-store.js";
 import type { AnyTx, LogEntryInput, NewJob, TransportStore } from "../store/transport-store.js";
 import type { Scanner } from "./antivirus.js";
@@ -53,6 +56,8 @@ export interface Routed {
   pecId: string | null;
   /** label for the queue */
   what: string;
+  /** writes the bytes when they live in the database: inside the transaction that routes them */
+  write?: (trx: AnyTx) => Promise<void>;
 }
 
 /** Jobs that take a stored message to its recipients: one append per local box, one send per domain. */
@@ -85,19 +90,23 @@ export function routeJobs(svc: ServiceContext, m: Routed, now: number, extra: Re
   return jobs;
 }
 
-/** Stores a built message's bytes (durable before any row points at them) and returns its routing. */
+/**
+ * Stages a built message's bytes and returns its routing: a large message is a durable file already, a
+ * small one is written by `commitRouted` in the transaction that routes it (durable with its jobs).
+ */
 export async function stored(
   svc: ServiceContext,
   built: BuiltPec,
   from = svc.systemAddress,
 ): Promise<Routed> {
-  const ref = await svc.store.blobs.put(built.raw);
+  const { refs, write } = await svc.store.stageBlobs([built.raw]);
   return {
-    blobId: ref.id,
+    blobId: refs[0]!.id,
     from,
     recipients: built.recipients,
     pecId: built.identificativo,
     what: built.type,
+    write: (trx) => write(trx as DbTransaction<Database>),
   };
 }
 
@@ -108,6 +117,7 @@ export async function commitRouted(
   log: LogEntryInput[],
   now: number,
 ): Promise<void> {
+  for (const r of routed) await r.write?.(trx);
   const jobs = routed.flatMap((r) => routeJobs(svc, r, now));
   await svc.ts.enqueue(trx, jobs, now);
   await svc.ts.appendLog(trx, log, now);

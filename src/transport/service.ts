@@ -3,6 +3,7 @@
 // durable and its job is committed (architecture.md "Data that must never be wrong"); everything the rules
 // require afterwards is done by jobs, so a crash delays it and never loses or doubles it.
 import { randomBytes } from "node:crypto";
+import type { Transaction } from "kysely";
 import { parseAddress } from "../accounts/addresses.js";
 import { verifyPassword } from "../accounts/passwords.js";
 import type { LoadedConfig } from "../config/load.js";
@@ -13,6 +14,7 @@ import { type MxResolver, SmtpSender } from "../smtp/client.js";
 import { SMTP_ERRORS } from "../smtp/errors.js";
 import { parseRoutes } from "../smtp/routes.js";
 import type { SmtpEnvelope, SmtpHandlers } from "../smtp/server.js";
+import type { Database } from "../store/schema.js";
 import type { SqlMailStore } from "../store/sql-mail-store.js";
 import type { NewJob } from "../store/transport-store.js";
 import { ClamdScanner, type Scanner } from "./antivirus.js";
@@ -129,10 +131,12 @@ export class PecService {
     payload: Record<string, unknown>,
     key: string,
   ) {
-    const ref = await this.svc.store.blobs.put(raw);
+    // A large message is a durable file now; a small one is written with its job, in the same commit.
+    const { refs, write } = await this.svc.store.stageBlobs([raw]);
     await new Promise<void>((resolve, reject) => {
       this.pending.push({
-        job: { kind, key, payload: { ...payload, blobId: ref.id }, runAt: 0 },
+        job: { kind, key, payload: { ...payload, blobId: refs[0]!.id }, runAt: 0 },
+        write,
         resolve,
         reject,
       });
@@ -141,7 +145,12 @@ export class PecService {
     this.svc.wake();
   }
 
-  private pending: { job: NewJob; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private pending: {
+    job: NewJob;
+    write: (trx: Transaction<Database>) => Promise<void>;
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }[] = [];
   private flushing = false;
 
   /**
@@ -157,13 +166,14 @@ export class PecService {
         this.pending = [];
         const now = this.svc.clock().getTime();
         try {
-          await this.svc.ts.transaction((trx) =>
-            this.svc.ts.enqueue(
+          await this.svc.ts.transaction(async (trx) => {
+            for (const b of batch) await b.write(trx as unknown as Transaction<Database>);
+            await this.svc.ts.enqueue(
               trx,
               batch.map((b) => ({ ...b.job, runAt: now })),
               now,
-            ),
-          );
+            );
+          });
           for (const b of batch) b.resolve();
         } catch (err) {
           for (const b of batch) b.reject(err);

@@ -81,6 +81,14 @@ export class Worker {
         return;
       }
       if (jobs.length === 0) break;
+      // A job may have been read a moment before the commit that made it is durable (sqlite-driver.ts):
+      // nothing leaves this process on its strength until it is.
+      try {
+        await this.svc.store.durable();
+      } catch (err) {
+        this.svc.warn("waiting for durable commits failed", err);
+        return;
+      }
       for (const job of jobs) {
         this.inflight++;
         this.held.add(job.id);

@@ -265,7 +265,7 @@ export function opensslVerifies(raw: Buffer, caPem: string): boolean {
 export async function withProviderStore<T>(p: Provider, fn: (s: SqlMailStore) => Promise<T>): Promise<T> {
   const store = await openStore({
     dataDir: p.dir,
-    config: { database: { url: "" }, blobs: { path: "blobs", fsync: true } },
+    config: { database: { url: "" }, blobs: { path: "blobs", fsync: true, inlineMaxBytes: 65536 } },
   });
   try {
     return await fn(store);

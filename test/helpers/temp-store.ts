@@ -18,13 +18,16 @@ export interface TempStore {
 
 export async function createTempStore(
   backend: Backend,
-  options: { now?: () => Date } = {},
+  options: { now?: () => Date; inlineMaxBytes?: number } = {},
 ): Promise<TempStore> {
   const dataDir = mkdtempSync(join(tmpdir(), "domicilio-store-"));
   const databaseUrl = backend === "postgres" ? await createTestDatabase() : "";
   const store = await openStore({
     dataDir,
-    config: { database: { url: databaseUrl }, blobs: { path: "blobs", fsync: true } },
+    config: {
+      database: { url: databaseUrl },
+      blobs: { path: "blobs", fsync: true, inlineMaxBytes: options.inlineMaxBytes ?? 65536 },
+    },
     ...(options.now ? { now: options.now } : {}),
   });
   return {

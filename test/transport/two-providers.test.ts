@@ -255,6 +255,45 @@ describe("two providers on loopback", { timeout: 120_000 }, () => {
     assert.equal((await readInbox(B, "piena")).length, 0);
   });
 
+  test("between boxes of one provider, a box that can take it gets the envelope with the sender's receipts in order, and missing, full and deactivated boxes each get their notice", async () => {
+    const tag = "Interna 5";
+    await submit(B, "franco", {
+      to: [B.address("gino"), B.address("nessuno"), B.address("piena"), B.address("chiusa")],
+      subject: tag,
+      text: "y".repeat(3000),
+    });
+    const sent = await waitForTypes(B, "franco", tag, [
+      "accettazione",
+      "avvenuta-consegna",
+      "errore-consegna",
+      "errore-consegna",
+      "errore-consegna",
+    ]);
+    const acceptance = sent.find((m) => m.pecType === "accettazione")!;
+    const receipt = sent.find((m) => m.pecType === "avvenuta-consegna")!;
+    certified(acceptance, B, "accettazione");
+    const { d } = certified(receipt, B, "avvenuta-consegna");
+    assert.equal(d.consegna, "gino@pec.beta.it");
+    assert.ok(acceptance.uid < receipt.uid, "the acceptance comes before the delivery receipt");
+    const causes = sent
+      .filter((m) => m.pecType === "errore-consegna")
+      .map((m) => certified(m, B, "errore-consegna").d)
+      .map((x) => `${x.consegna} ${x.errore}`)
+      .sort();
+    assert.deepEqual(causes, [
+      "chiusa@pec.beta.it altro",
+      "nessuno@pec.beta.it no-dest",
+      "piena@pec.beta.it altro",
+    ]);
+    const [env] = await waitForTypes(B, "gino", tag, ["posta-certificata"]);
+    certified(env!, B, "posta-certificata");
+    assert.equal(readPec(env!.raw).daticert!.identificativo, d.identificativo);
+    assert.equal((await readInbox(B, "piena")).length, 0);
+    // Exactly one of each: nothing delivered twice by a job running after the direct delivery.
+    assert.equal((await readInbox(B, "gino")).filter((m) => m.subject.includes(tag)).length, 1);
+    assert.equal(sent.length, 5);
+  });
+
   test("ordinary mail is refused at SMTP by default, wrapped in a busta di anomalia when accepted, forwarded when asked", async () => {
     const raw = (to: string) =>
       `From: Luca <luca@ordinaria.it>\r\nTo: ${to}\r\nSubject: Ordinaria 6\r\nMessage-ID: <ord6-${to}@ordinaria.it>\r\n\r\nCiao.\r\n`;
