@@ -222,7 +222,7 @@ interface Assemble {
   identificativo: string;
 }
 
-function assemble(ctx: BuildContext, now: Date, a: Assemble): BuiltPec {
+async function assemble(ctx: BuildContext, now: Date, a: Assemble): Promise<BuiltPec> {
   const typeHeader: [string, string] =
     a.type === "posta-certificata" || a.type === "errore" ? ["X-Trasporto", a.type] : ["X-Ricevuta", a.type];
   let h = "";
@@ -239,7 +239,7 @@ function assemble(ctx: BuildContext, now: Date, a: Assemble): BuiltPec {
   const parts = [textAlternative(a.text, ctx.random)];
   if (a.daticert) parts.push(daticertPart(buildDaticert(a.daticert)));
   if (a.enclosed) parts.push(postacertPart(a.enclosed));
-  const raw = signedMessage(h, mixed(parts, ctx.random), ctx.signer, now, ctx.random);
+  const raw = await signedMessage(h, mixed(parts, ctx.random), ctx.signer, now, ctx.random);
   return {
     type: a.type,
     raw,
@@ -255,7 +255,7 @@ function perContoDi(ctx: BuildContext, sender: string): string {
 }
 
 /** Busta di trasporto (RFC 6109 §3.1.2): the original, enclosed and signed, to the recipients. */
-export function buildBustaTrasporto(ctx: BuildContext, tx: Transaction, enclosed: Buffer): BuiltPec {
+export function buildBustaTrasporto(ctx: BuildContext, tx: Transaction, enclosed: Buffer): Promise<BuiltPec> {
   const now = ctx.now();
   return assemble(ctx, now, {
     type: "posta-certificata",
@@ -279,7 +279,11 @@ export function buildBustaTrasporto(ctx: BuildContext, tx: Transaction, enclosed
  * signature), enclosed as received and signed by the recipient's provider. No daticert: there is no
  * certified transaction to describe.
  */
-export function buildBustaAnomalia(ctx: BuildContext, received: Buffer, recipients: string[]): BuiltPec {
+export function buildBustaAnomalia(
+  ctx: BuildContext,
+  received: Buffer,
+  recipients: string[],
+): Promise<BuiltPec> {
   const now = ctx.now();
   const root = parseMime(received);
   const sender = addresses(header(root, "from"))[0] ?? "mittente-sconosciuto@invalid";
@@ -316,7 +320,7 @@ function receipt(
   tx: Transaction,
   now: Date,
   a: Omit<Assemble, "from" | "messageId" | "riferimento" | "identificativo" | "to"> & { to?: string[] },
-): BuiltPec {
+): Promise<BuiltPec> {
   return assemble(ctx, now, {
     ...a,
     from: systemAddress(ctx.provider),
@@ -328,7 +332,7 @@ function receipt(
 }
 
 /** Ricevuta di accettazione (RFC 6109 §3.1.1), to the sender. */
-export function buildAccettazione(ctx: BuildContext, tx: Transaction): BuiltPec {
+export function buildAccettazione(ctx: BuildContext, tx: Transaction): Promise<BuiltPec> {
   const now = ctx.now();
   return receipt(ctx, tx, now, {
     type: "accettazione",
@@ -347,7 +351,7 @@ export function buildNonAccettazione(
   ctx: BuildContext,
   tx: Transaction,
   reason: { kind: "formale" | "virus"; detail: string },
-): BuiltPec {
+): Promise<BuiltPec> {
   const now = ctx.now();
   const virus = reason.kind === "virus";
   const esteso = virus
@@ -377,7 +381,7 @@ export function buildPresaInCarico(
   tx: Transaction,
   mailReceipt: string,
   taken: string[],
-): BuiltPec {
+): Promise<BuiltPec> {
   const now = ctx.now();
   return receipt(ctx, tx, now, {
     type: "presa-in-carico",
@@ -440,7 +444,7 @@ export function buildAvvenutaConsegna(
   consegna: string,
   enclosed: Buffer,
   kind: RicevutaTipo = tx.ricevuta,
-): BuiltPec {
+): Promise<BuiltPec> {
   const now = ctx.now();
   const inner =
     kind === "completa" ? enclosed : kind === "breve" ? replaceAttachmentsWithHashes(enclosed) : null;
@@ -461,7 +465,7 @@ export function buildMancataConsegna(
   consegna: string,
   cause: NonDeliveryCause,
   detail?: string,
-): BuiltPec {
+): Promise<BuiltPec> {
   const now = ctx.now();
   const esteso = erroreEsteso(cause, ctx.provider.name, detail);
   const errore: DaticertErrore = NON_DELIVERY_CAUSES[cause].errore;
@@ -478,7 +482,7 @@ export function buildMancataConsegna(
 }
 
 /** Preavviso di mancata consegna (RFC 6109 §3.4): 12 h passed without a delivery receipt. */
-export function buildPreavviso(ctx: BuildContext, tx: Transaction, consegna: string): BuiltPec {
+export function buildPreavviso(ctx: BuildContext, tx: Transaction, consegna: string): Promise<BuiltPec> {
   const now = ctx.now();
   const esteso = erroreEsteso("timeout", ctx.provider.name, "12 ore");
   return receipt(ctx, tx, now, {
@@ -503,7 +507,7 @@ export function buildRilevazioneVirus(
   tx: Transaction,
   mailReceipt: string,
   detail: string,
-): BuiltPec {
+): Promise<BuiltPec> {
   const now = ctx.now();
   const esteso = erroreEsteso("virus", ctx.provider.name, detail);
   return receipt(ctx, tx, now, {

@@ -106,15 +106,15 @@ export function mixed(parts: Buffer[], random: Random): Buffer {
  * Wraps `inner` (a complete MIME entity) in multipart/signed with a detached SHA-256 signature
  * (RFC 5751 §3.5.3). `headers` are the top-level fields, already formatted.
  */
-export function signedMessage(
+export async function signedMessage(
   headers: string,
   inner: Buffer,
   signer: Signer,
   now: Date,
   random: Random,
-): Buffer {
+): Promise<Buffer> {
   const b = boundary(random);
-  const p7s = signDetached(inner, signer, now);
+  const p7s = await signDetached(inner, signer, now);
   return Buffer.concat([
     Buffer.from(
       `${headers}MIME-Version: 1.0${CRLF}` +

@@ -23,11 +23,12 @@ const formatter = new Intl.DateTimeFormat("en-GB", {
   timeZoneName: "longOffset",
 });
 
-// One message asks for the same instant several times (texts, daticert, Date header); Intl is slow.
+// One message asks for the same instant several times (texts, daticert, Date header), and a busy
+// provider builds many messages a second; Intl is slow. The result has a resolution of one second.
 let last: { t: number; r: RomeDate } | null = null;
 
 export function romeDate(date: Date): RomeDate {
-  const t = date.getTime();
+  const t = Math.floor(date.getTime() / 1000);
   if (last && last.t === t) return { ...last.r };
   const r = computeRomeDate(date);
   last = { t, r };

@@ -1,10 +1,11 @@
-// Group commit for SQLite: one writer connection, and a durable COMMIT (synchronous=FULL) is an fsync that
-// better-sqlite3 waits for on the event-loop thread. Transactions asked for while one is being written are
-// run together in the next database transaction, each inside its own SAVEPOINT: one that throws is rolled
-// back alone (its caller sees the error, exactly as with a transaction of its own), and every caller hears
-// success only after the COMMIT that holds its writes, so "durable before answered" is unchanged
-// (architecture.md "Data that must never be wrong"); a crash before that COMMIT loses the whole batch, none
-// of which was answered. Not used on PostgreSQL, where transactions run side by side on a pool.
+// Group commit for SQLite: one writer connection. Transactions asked for while one is being committed
+// are run together in the next database transaction, each inside its own SAVEPOINT: one that throws is
+// rolled back alone (its caller sees the error, exactly as with a transaction of its own), and every
+// caller hears success only after the COMMIT that holds its writes is durable (the WAL fsync of
+// sqlite-driver.ts), so "durable before answered" is unchanged (architecture.md "Data that must never be
+// wrong"); a crash before that loses the whole batch, none of which was answered. Fewer, larger commits
+// also write fewer WAL pages: the pages every job touches (queue, registro head, folder counters) are
+// written once per batch. Not used on PostgreSQL, where transactions run side by side on a pool.
 import { type Kysely, sql, type Transaction } from "kysely";
 
 interface Item<DB> {

@@ -1,5 +1,5 @@
-// A blob store in two tiers: blobs up to `maxInlineBytes` live in the metadata database (table
-// blob_data), larger ones in the file store. Both are content-addressed by the sha-256 of the bytes, so a
+// A blob store in two tiers: blobs up to `maxInlineBytes` live in the metadata database (column
+// blobs.data), larger ones in the file store. Both are content-addressed by the sha-256 of the bytes, so a
 // blob's id says nothing about where it lives and reads try the database first.
 //
 // Why: a PEC message is small (receipts are a few KiB, most envelopes tens of KiB) and each one made
@@ -18,6 +18,7 @@ const ROWS_PER_INSERT = 100;
 
 export interface InlineRow {
   id: string;
+  size: number;
   data: Buffer;
 }
 
@@ -47,7 +48,11 @@ export class InlineBlobStore implements BlobStore {
         const id = blobIdOf(bytes);
         refs[i] = { id, size: bytes.byteLength };
         if (!inline.has(id))
-          inline.set(id, { id, data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+          inline.set(id, {
+            id,
+            size: bytes.byteLength,
+            data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+          });
       } else large.push(i);
     });
     if (large.length > 0) {
@@ -59,12 +64,15 @@ export class InlineBlobStore implements BlobStore {
     return { refs, inline: [...inline.values()] };
   }
 
-  /** Inserts staged small blobs; an id already present is the same bytes (content addressing). */
-  async insertInline(trx: Transaction<Database>, rows: readonly InlineRow[]): Promise<void> {
+  /**
+   * Inserts staged small blobs, bytes and all. An id already present is the same bytes (content
+   * addressing): its row is left as it is.
+   */
+  async insertInline(trx: Transaction<Database>, rows: readonly InlineRow[], now: number): Promise<void> {
     for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
       await trx
-        .insertInto("blob_data")
-        .values(rows.slice(i, i + ROWS_PER_INSERT))
+        .insertInto("blobs")
+        .values(rows.slice(i, i + ROWS_PER_INSERT).map((r) => ({ ...r, created_at: now })))
         .onConflict((oc) => oc.column("id").doNothing())
         .execute();
     }
@@ -76,7 +84,7 @@ export class InlineBlobStore implements BlobStore {
 
   async putMany(items: readonly Uint8Array[]): Promise<BlobRef[]> {
     const { refs, inline } = await this.stage(items);
-    if (inline.length > 0) await this.transact((trx) => this.insertInline(trx, inline));
+    if (inline.length > 0) await this.transact((trx) => this.insertInline(trx, inline, Date.now()));
     return refs;
   }
 
@@ -86,8 +94,8 @@ export class InlineBlobStore implements BlobStore {
   }
 
   private async inlineBytes(id: string): Promise<Buffer | null> {
-    const row = await this.db.selectFrom("blob_data").select("data").where("id", "=", id).executeTakeFirst();
-    return row ? Buffer.from(row.data) : null;
+    const row = await this.db.selectFrom("blobs").select("data").where("id", "=", id).executeTakeFirst();
+    return row?.data ? Buffer.from(row.data) : null;
   }
 
   async get(id: string): Promise<Buffer> {
@@ -113,8 +121,9 @@ export class InlineBlobStore implements BlobStore {
     return (await this.inlineBytes(id)) !== null || (await this.files.has(id));
   }
 
+  /** Removes the bytes; the row stays while messages may still name it (foreign key). */
   async delete(id: string): Promise<void> {
-    await this.db.deleteFrom("blob_data").where("id", "=", id).execute();
+    await this.db.updateTable("blobs").set({ data: null }).where("id", "=", id).execute();
     await this.files.delete(id);
   }
 }

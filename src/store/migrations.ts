@@ -218,15 +218,23 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     "0003-inline-blobs": {
-      // Small messages' bytes (receipts, most PEC envelopes) kept in the database: stored in the same
-      // durable commit as the rows that point at them, instead of a file, an fsync and a directory fsync
-      // each (inline-blob-store.ts). Same content addressing: the id is the sha-256 of the bytes.
+      // Small messages' bytes (receipts, most PEC envelopes) kept in the blob's own row: stored in the
+      // same durable commit as the rows that point at them, instead of a file, an fsync and a directory
+      // fsync each (inline-blob-store.ts). NULL: the bytes are a file of the blob store.
       async up(db: Kysely<unknown>) {
         await db.schema
-          .createTable("blob_data")
-          .addColumn("id", "text", (c) => c.primaryKey())
-          .addColumn("data", dialect === "sqlite" ? "blob" : "bytea", (c) => c.notNull())
+          .alterTable("blobs")
+          .addColumn("data", dialect === "sqlite" ? "blob" : "bytea")
           .execute();
+      },
+    },
+    "0004-log-head": {
+      // The registro's head row exists from the start, so that appending to the log is a read and two
+      // writes rather than an upsert first every time (transport-store.ts appendLog).
+      async up(db: Kysely<unknown>) {
+        await sql`insert into pec_log_head (id, seq, hash) values (1, 0, ${"0".repeat(64)}) on conflict (id) do nothing`.execute(
+          db,
+        );
       },
     },
   };

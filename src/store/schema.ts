@@ -2,12 +2,6 @@
 // so SQLite and PostgreSQL store and compare them the same way.
 import type { Generated } from "kysely";
 
-/** Bytes of blobs small enough to live in the database (inline-blob-store.ts). */
-export interface BlobDataTable {
-  id: string;
-  data: Buffer;
-}
-
 export interface OrdersTable {
   id: Generated<number>;
   name: string;
@@ -74,6 +68,8 @@ export interface BlobsTable {
   id: string;
   size: number;
   created_at: number;
+  /** the bytes, for a blob small enough to live in the database; NULL when they are a file */
+  data: Buffer | null;
 }
 
 export interface ChangesTable {
@@ -110,7 +106,6 @@ export interface Database {
   folders: FoldersTable;
   messages: MessagesTable;
   blobs: BlobsTable;
-  blob_data: BlobDataTable;
   changes: ChangesTable;
   admins: AdminsTable;
   audit_events: AuditEventsTable;

@@ -155,7 +155,7 @@ interface PreparedAppend {
   total: number;
   refs: BlobRef[];
   inline: InlineRow[];
-  /** appendMessages' `staged`: written inside the transaction */
+  /** appendMessages' `staged`: written inside the transaction, before the rows that reference it */
   staged?: StagedBlobs;
 }
 
@@ -680,12 +680,18 @@ export class SqlMailStore implements MailStore {
    * Targets are written in the order given, so UIDs in a folder named twice follow that order.
    */
   async appendToMany(
-    targets: { mailboxId: number; folderId: number; inputs: AppendInput[]; staged?: StagedBlobs }[],
+    targets: {
+      mailboxId: number;
+      folderId: number;
+      inputs: AppendInput[];
+      box?: Mailbox;
+      staged?: StagedBlobs;
+    }[],
     options: { within?: (trx: Tx) => Promise<void> } = {},
   ): Promise<AppendResult[]> {
     const prepared: PreparedAppend[] = [];
     for (const t of targets)
-      prepared.push(await this.prepareAppend(t.mailboxId, t.folderId, t.inputs, t.staged));
+      prepared.push(await this.prepareAppend(t.mailboxId, t.folderId, t.inputs, t.box, t.staged));
     const written = await this.transact(async (trx) => {
       const out = [];
       for (const p of prepared) out.push(await this.writeAppend(trx, p));
@@ -703,6 +709,9 @@ export class SqlMailStore implements MailStore {
     mailboxId: number,
     folderId: number,
     inputs: AppendInput[],
+    /** the box as the caller just read it: saves reading it again for the early quota check */
+    known?: Mailbox,
+    /** blobs the caller stored ahead (stageBlobs) */
     staged?: StagedBlobs,
   ): Promise<PreparedAppend> {
     if (inputs.length === 0) throw new StoreError("INVALID_INPUT", "nothing to append");
@@ -720,7 +729,7 @@ export class SqlMailStore implements MailStore {
       };
     });
     const total = inputs.reduce((n, i) => n + i.bytes.byteLength, 0);
-    const box = await this.getMailboxById(mailboxId);
+    const box = known?.id === mailboxId ? known : await this.getMailboxById(mailboxId);
     if (!box) throw new StoreError("NO_SUCH_MAILBOX", `no box with id ${mailboxId}`);
     // Fail before writing any blob when the batch cannot fit; the transaction below re-checks atomically.
     if (box.usedBytes + total > box.quotaBytes) {
@@ -751,7 +760,7 @@ export class SqlMailStore implements MailStore {
     const { mailboxId, folderId, items, total, refs, inline } = p;
     const now = this.now().getTime();
     await this.chargeQuota(trx, mailboxId, total);
-    if (inline.length > 0) await this.inline!.insertInline(trx, inline);
+    // Before the blob rows below, which would otherwise claim the staged small blobs' ids without bytes.
     if (p.staged) await p.staged.write(trx);
     const { firstUid, firstModseq, folder } = await this.allocate(
       trx,
@@ -760,11 +769,15 @@ export class SqlMailStore implements MailStore {
       items.length,
       items.length,
     );
+    // One row per distinct blob, with its bytes when it is small enough to live here.
+    const bytesOf = new Map(inline.map((r) => [r.id, r.data]));
     const uniqueBlobs = [...new Map(refs.map((r) => [r.id, r])).values()];
     for (const part of chunks(uniqueBlobs)) {
       await trx
         .insertInto("blobs")
-        .values(part.map((r) => ({ id: r.id, size: r.size, created_at: now })))
+        .values(
+          part.map((r) => ({ id: r.id, size: r.size, created_at: now, data: bytesOf.get(r.id) ?? null })),
+        )
         .onConflict((oc) => oc.column("id").doNothing())
         .execute();
     }
@@ -856,17 +869,15 @@ export class SqlMailStore implements MailStore {
   async stageBlobs(items: readonly Uint8Array[]): Promise<StagedBlobs> {
     if (!this.inline) return { refs: await this.blobs.putMany(items), write: async () => {} };
     const { refs, inline } = await this.inline.stage(items);
-    return { refs, write: (trx) => this.inline!.insertInline(trx, inline) };
+    return { refs, write: (trx) => this.inline!.insertInline(trx, inline, this.now().getTime()) };
   }
 
   /** How many blobs live in the database (the rest are files): for metrics and tests. */
   async blobCounts(): Promise<{ inline: number; inlineBytes: number }> {
     const r = await this.db
-      .selectFrom("blob_data")
-      .select((eb) => [
-        eb.fn.countAll<number>().as("n"),
-        eb.fn.sum<number>(eb.fn("length", ["data"])).as("bytes"),
-      ])
+      .selectFrom("blobs")
+      .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.sum<number>("size").as("bytes")])
+      .where("data", "is not", null)
       .executeTakeFirst();
     return { inline: Number(r?.n ?? 0), inlineBytes: Number(r?.bytes ?? 0) };
   }

@@ -440,11 +440,7 @@ export class TransportStore {
   async appendLog(trx: AnyTx, entries: LogEntryInput[], now: number): Promise<void> {
     if (entries.length === 0) return;
     const t = TransportStore.t(trx);
-    await t
-      .insertInto("pec_log_head")
-      .values({ id: 1, seq: 0, hash: LOG_GENESIS })
-      .onConflict((oc) => oc.column("id").doNothing())
-      .execute();
+    // The head row is created by migration 0004-log-head.
     let hq = t.selectFrom("pec_log_head").selectAll().where("id", "=", 1);
     if (this.dialect === "postgres") hq = hq.forUpdate();
     const head = await hq.executeTakeFirstOrThrow();

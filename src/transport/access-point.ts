@@ -102,7 +102,7 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
   }
 
   if (problem || virus || !opened) {
-    const notice = buildNonAccettazione(
+    const notice = await buildNonAccettazione(
       svc.build,
       tx,
       virus ? { kind: "virus", detail: virus } : { kind: "formale", detail: problem ?? "errore" },
@@ -135,8 +135,8 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
   }
 
   const { enclosed } = opened;
-  const accBuilt = buildAccettazione(svc.build, tx);
-  const envelope = buildBustaTrasporto(svc.build, tx, enclosed);
+  const accBuilt = await buildAccettazione(svc.build, tx);
+  const envelope = await buildBustaTrasporto(svc.build, tx, enclosed);
   const rcpts = [...new Set(p.rcptTo.map((r) => r.toLowerCase()))];
   const destinatari = rcpts.map((r) => ({ address: r, tipo: svc.index.classify(r) }));
   const senderBox = await svc.store.getMailbox(tx.mittente);
@@ -210,7 +210,7 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
           address: r,
           box,
           inbox,
-          receipt: buildAvvenutaConsegna(svc.build, tx, r, enclosed),
+          receipt: await buildAvvenutaConsegna(svc.build, tx, r, enclosed),
         });
         continue;
       }
@@ -260,7 +260,8 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
     ...delivered.map((d) => logOf(tx, "consegna", "consegnato", [d.address])),
   ];
   const bookkeeping = async (trx: AnyTx, acceptanceJobs: Routed[]) => {
-    await envStage.write(trx as Parameters<typeof envStage.write>[0]);
+    // Delivered here, the envelope's bytes are written by its append into the recipient's box.
+    if (delivered.length === 0) await envStage.write(trx as Parameters<typeof envStage.write>[0]);
     await svc.ts.saveTransaction(trx, tx.identificativo, tx.mittente, tx, destinatari, now);
     for (const d of delivered)
       await svc.ts.advanceRecipient(trx, tx.identificativo, d.address, "delivered", now);
@@ -274,16 +275,22 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
     try {
       await svc.store.appendToMany(
         [
-          { mailboxId: senderBox.id, folderId: senderInbox.id, inputs: [{ bytes: accBuilt.raw, pecId }] },
+          // The acceptance first, then the delivery receipts: UIDs in the sender's box follow the rules'
+          // order of events.
+          {
+            mailboxId: senderBox.id,
+            folderId: senderInbox.id,
+            box: senderBox,
+            inputs: [
+              { bytes: accBuilt.raw, pecId },
+              ...delivered.map((d) => ({ bytes: d.receipt.raw, pecId })),
+            ],
+          },
           ...delivered.map((d) => ({
             mailboxId: d.box.id,
             folderId: d.inbox.id,
+            box: d.box,
             inputs: [{ bytes: envelope.raw, pecId }],
-          })),
-          ...delivered.map((d) => ({
-            mailboxId: senderBox.id,
-            folderId: senderInbox.id,
-            inputs: [{ bytes: d.receipt.raw, pecId }],
           })),
         ],
         { within: (trx) => bookkeeping(trx, []) },

@@ -69,7 +69,7 @@ export async function handleDeliver(svc: ServiceContext, job: Job): Promise<void
   const now = () => svc.clock().getTime();
 
   const finishFailed = async (c: NonDeliveryCause) => {
-    const notice = await stored(svc, buildMancataConsegna(svc.build, tx, p.rcpt, c));
+    const notice = await stored(svc, await buildMancataConsegna(svc.build, tx, p.rcpt, c));
     const t = now();
     await svc.ts.transaction(async (trx) => {
       await afterOutcome(svc, trx, p, tx, "failed", t);
@@ -79,7 +79,7 @@ export async function handleDeliver(svc: ServiceContext, job: Job): Promise<void
   };
 
   if (cause) return finishFailed(cause);
-  const receipt: BuiltPec = buildAvvenutaConsegna(svc.build, tx, p.rcpt, enclosed);
+  const receipt: BuiltPec = await buildAvvenutaConsegna(svc.build, tx, p.rcpt, enclosed);
   const routed = await stored(svc, receipt);
   try {
     const t = now();

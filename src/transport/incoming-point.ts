@@ -92,7 +92,7 @@ export async function handleIncoming(svc: ServiceContext, job: Job): Promise<voi
     if (scan?.infected) {
       // RFC 6109 §3.3.1: not delivered, rilevazione virus to the sender's provider, kept 30 months.
       const notice = mailReceipt
-        ? [await stored(svc, buildRilevazioneVirus(svc.build, tx, mailReceipt, scan.virus ?? "virus"))]
+        ? [await stored(svc, await buildRilevazioneVirus(svc.build, tx, mailReceipt, scan.virus ?? "virus"))]
         : [];
       await svc.ts.transaction(async (trx) => {
         await svc.ts.quarantine(
@@ -118,7 +118,7 @@ export async function handleIncoming(svc: ServiceContext, job: Job): Promise<voi
     }
     const routed: Routed[] = [];
     if (mailReceipt && boxes.length > 0)
-      routed.push(await stored(svc, buildPresaInCarico(svc.build, tx, mailReceipt, boxes)));
+      routed.push(await stored(svc, await buildPresaInCarico(svc.build, tx, mailReceipt, boxes)));
     const jobs: NewJob[] = boxes.map((r) => ({
       kind: "deliver",
       key: `deliver:${tx.identificativo}:${r}`,
@@ -197,7 +197,8 @@ export async function handleIncoming(svc: ServiceContext, job: Job): Promise<voi
     }
   }
   const routed: Routed[] = [];
-  if (acceptNow.length > 0) routed.push(await stored(svc, buildBustaAnomalia(svc.build, raw, acceptNow)));
+  if (acceptNow.length > 0)
+    routed.push(await stored(svc, await buildBustaAnomalia(svc.build, raw, acceptNow)));
   const why = verdict.reason ?? "non PEC";
   await svc.ts.transaction(async (trx) => {
     await svc.ts.enqueue(trx, forwards, now);
@@ -269,7 +270,7 @@ export async function handleSystem(svc: ServiceContext, job: Job): Promise<void>
       routed.push(
         await stored(
           svc,
-          buildMancataConsegna(svc.build, tx, r.address, "virus", d.erroreEsteso ?? undefined),
+          await buildMancataConsegna(svc.build, tx, r.address, "virus", d.erroreEsteso ?? undefined),
         ),
       );
       failed.push(r.address);

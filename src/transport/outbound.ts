@@ -47,7 +47,7 @@ export async function handleSend(svc: ServiceContext, job: Job): Promise<void> {
       routed.push(
         await stored(
           svc,
-          buildMancataConsegna(svc.build, tx, r, "other", "rifiutato dal server di destinazione"),
+          await buildMancataConsegna(svc.build, tx, r, "other", "rifiutato dal server di destinazione"),
         ),
       );
   }

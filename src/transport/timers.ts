@@ -26,8 +26,8 @@ export async function handleTimer(svc: ServiceContext, job: Job): Promise<void> 
   }
   const built =
     p.stage === "preavviso"
-      ? buildPreavviso(svc.build, tx, p.rcpt)
-      : buildMancataConsegna(svc.build, tx, p.rcpt, "timeout", `${svc.config.pec.finalHours} ore`);
+      ? await buildPreavviso(svc.build, tx, p.rcpt)
+      : await buildMancataConsegna(svc.build, tx, p.rcpt, "timeout", `${svc.config.pec.finalHours} ore`);
   const routed = await stored(svc, built);
   await svc.ts.transaction(async (trx) => {
     if (p.stage === "final") await svc.ts.advanceRecipient(trx, p.identificativo, p.rcpt, "failed", now);

@@ -100,6 +100,26 @@ const TABLE: [string, string, string[]][] = [
     `x1 ${"A".repeat(150)}\r\nb NOOP\r\n`,
     ["line-too-long x1", 'command "b NOOP"'],
   ],
+  [
+    "an over-long line ending in a synchronizing literal ends its command: the client waits for a + that never comes",
+    `x1 ${"A".repeat(150)} {5}\r\nb NOOP\r\n`,
+    ["line-too-long x1", 'command "b NOOP"'],
+  ],
+  [
+    "an over-long line ending in a LITERAL+ literal skips the literal and the rest of its command (RFC 7888 §4)",
+    `x1 ${"A".repeat(150)} {12+}\r\nz1 LOGOUT\r\n (more) {3+}\r\nxyz\r\nb NOOP\r\n`,
+    ["line-too-long x1", 'command "b NOOP"'],
+  ],
+  [
+    "an over-long line announcing a LITERAL+ literal over the limit is fatal",
+    `x1 ${"A".repeat(150)} {51+}\r\n${"x".repeat(51)}\r\nb NOOP\r\n`,
+    ["literal-too-big x1 51 fatal"],
+  ],
+  [
+    "an over-long line after a literal drops the whole command, tagged with its first line",
+    `f0 APPEND INBOX {4}\r\nab\r\nAPPEND {10}\r\nxy\r\n\r\nz${"x".repeat(150)}\r\nzzend NOOP\r\n`,
+    ["continue 4", "continue 10", "line-too-long f0", 'command "zzend NOOP"'],
+  ],
   ["an empty line is an empty command", "\r\n", ['command ""']],
   ["a line without end waits", "a NOOP", []],
 ];
@@ -109,6 +129,82 @@ for (const [name, input, expected] of TABLE) {
     assert.deepEqual(allSplits(input), expected);
   });
 }
+
+/**
+ * Pulls events as the session does: after a command whose name is IDLE the next line is a continuation
+ * line (RFC 2177 §3), read in line mode; `chunks` arrive one at a time, each pulled dry.
+ */
+function feedAsSession(chunks: Buffer[]): string[] {
+  const f = new CommandFramer(limits);
+  const out: FramerEvent[] = [];
+  let lineMode = false;
+  for (const c of chunks) {
+    f.write(c);
+    for (;;) {
+      f.lineMode = lineMode;
+      const ev = f.next();
+      f.lineMode = false;
+      if (!ev) break;
+      out.push(ev);
+      if (lineMode) lineMode = false;
+      else if (ev.kind === "command" && / IDLE$/i.test(ev.bytes.toString("latin1"))) lineMode = true;
+    }
+  }
+  return show(out);
+}
+
+const LINE_MODE_TABLE: [string, string, string[]][] = [
+  [
+    "IDLE then DONE, pipelined",
+    "a IDLE\r\nDONE\r\nb NOOP\r\n",
+    ['command "a IDLE"', 'line "DONE"', 'command "b NOOP"'],
+  ],
+  [
+    // The fuzz seed 323744: an APPEND with literals sent during IDLE, then a line over the limit. The line
+    // after IDLE is IDLE's answer, not a command: no continuation for its literal, and what follows is read
+    // as commands; the over-long line costs one event and `zzend NOOP` is still a command.
+    "a command announcing a literal during IDLE is IDLE's (wrong) answer, and reading goes on after it",
+    `s IDLE\r\nf0 APPEND INBOX {33}\r\nx\r\nAPPEND {33}\r\nyy\r\n\r\nz${"x".repeat(150)}\r\nzzend NOOP\r\n`,
+    [
+      'command "s IDLE"',
+      'line "f0 APPEND INBOX {33}"',
+      'command "x"',
+      "continue 33",
+      "line-too-long APPEND",
+      'command "zzend NOOP"',
+    ],
+  ],
+  [
+    "an over-long line during IDLE is one event and does not open a literal",
+    `s IDLE\r\n${"D".repeat(150)} {5+}\r\nb NOOP\r\n`,
+    [
+      'command "s IDLE"',
+      "line-too-long DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD",
+      'command "b NOOP"',
+    ],
+  ],
+];
+
+for (const [name, input, expected] of LINE_MODE_TABLE) {
+  test(`framer, pulled as the session does: ${name}`, () => {
+    const buf = Buffer.from(input, "latin1");
+    const whole = feedAsSession([buf]);
+    assert.deepEqual(whole, expected);
+    for (let i = 1; i < buf.length; i++)
+      assert.deepEqual(feedAsSession([buf.subarray(0, i), buf.subarray(i)]), whole, `split at ${i}`);
+    assert.deepEqual(feedAsSession([...buf].map((b) => Buffer.from([b]))), whole, "byte by byte");
+  });
+}
+
+test("framer: bytes after a command stay unframed until the reader asks", () => {
+  const f = new CommandFramer(limits);
+  f.write(Buffer.from("a IDLE\r\nx {5}\r\n"));
+  assert.deepEqual(show([f.next()!]), ['command "a IDLE"']);
+  assert.equal(f.unread, "x {5}\r\n".length);
+  f.lineMode = true;
+  assert.deepEqual(show([f.next()!]), ['line "x {5}"']);
+  assert.equal(f.next(), null);
+});
 
 test("framer: in line mode lines are not read as literals", () => {
   const f = new CommandFramer(limits);

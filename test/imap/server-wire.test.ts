@@ -136,6 +136,50 @@ test("an over-long line is refused with TOOBIG and the connection goes on", asyn
   c.close();
 });
 
+test("a command sent during IDLE is IDLE's wrong answer, not a literal to wait for; after a line over the limit the next command is answered", async () => {
+  // The fuzz seed 323744 on the wire: APPEND with literals sent during IDLE, then a line over the limit.
+  const c = await loggedIn();
+  await c.cmd("SELECT INBOX");
+  c.write("i IDLE\r\n");
+  await c.until((s) => s.includes("+ idling\r\n"));
+  c.take();
+  c.write(
+    'f0 APPEND INBOX "01-Jan-2024 10:00:00 +0100" {33}\r\nContent-Type: multipart/mixed\r\n\r\n' +
+      'APPEND INBOX "01-Jan-2024 10:00:00 +0100" {33}\r\nContent-Type: multipart/mixe\r\n',
+  );
+  c.write(`\r\n${"x".repeat(1000)}\r\n`);
+  c.write("zzend NOOP\r\n");
+  const text = await c.until((s) => /^zzend (OK|NO|BAD)/m.test(s));
+  // RFC 2177 §3: the line after IDLE ends it; it is not DONE, so IDLE ends with BAD and nothing of that
+  // line is read as a literal. The lines after it are commands: the second APPEND's literal is accepted
+  // and runs into the over-long line, which drops that command with one BAD [TOOBIG].
+  assert.deepEqual(
+    text.split("\r\n").filter((l) => l !== ""),
+    [
+      "i BAD Expected DONE",
+      "Content-Type: BAD Unknown command MULTIPART/MIXED",
+      "* BAD Empty command line",
+      "+ Ready for literal data",
+      "APPEND BAD [TOOBIG] Command line too long",
+      "zzend OK NOOP completed",
+    ],
+  );
+  assert.match(await c.cmd("NOOP"), /^t\d+ OK/m);
+  c.close();
+});
+
+test("a line over the limit during IDLE ends IDLE with BAD [TOOBIG] and commands are read again", async () => {
+  const c = await loggedIn();
+  await c.cmd("SELECT INBOX");
+  c.write("i IDLE\r\n");
+  await c.until((s) => s.includes("+ idling\r\n"));
+  c.take();
+  c.write(`${"D".repeat(1000)} {5+}\r\nb NOOP\r\n`);
+  const text = await c.until((s) => /^b (OK|NO|BAD)/m.test(s));
+  assert.match(text, /^i BAD \[TOOBIG\] [^\r]*\r\nb OK /);
+  c.close();
+});
+
 test("a synchronizing literal over the limit gets NO [TOOBIG] without continuation; LITERAL+ gets BYE", async () => {
   const c = await loggedIn();
   c.write("big SEARCH SUBJECT {101}\r\n");

@@ -48,42 +48,45 @@ before(async () => {
   const b = beta.ctx;
   const add = (label: string, msg: BuiltPec, expectsOriginal = false) =>
     built.push({ label, msg, expectsOriginal });
-  add("busta di trasporto", buildBustaTrasporto(a, tx, enclosed), true);
-  add("busta di anomalia", buildBustaAnomalia(b, originalMessage(), ["anna.neri@pec.beta.it"]), true);
-  add("ricevuta di accettazione", buildAccettazione(a, tx));
+  add("busta di trasporto", await buildBustaTrasporto(a, tx, enclosed), true);
+  add("busta di anomalia", await buildBustaAnomalia(b, originalMessage(), ["anna.neri@pec.beta.it"]), true);
+  add("ricevuta di accettazione", await buildAccettazione(a, tx));
   add(
     "avviso di non accettazione (errori formali)",
-    buildNonAccettazione(a, tx, { kind: "formale", detail: "Bcc non ammesso" }),
+    await buildNonAccettazione(a, tx, { kind: "formale", detail: "Bcc non ammesso" }),
   );
   add(
     "avviso di non accettazione per virus",
-    buildNonAccettazione(a, tx, { kind: "virus", detail: "Eicar-Test-Signature" }),
+    await buildNonAccettazione(a, tx, { kind: "virus", detail: "Eicar-Test-Signature" }),
   );
   add(
     "ricevuta di presa in carico",
-    buildPresaInCarico(b, tx, "posta-certificata@pec.alfa.it", ["anna.neri@pec.beta.it"]),
+    await buildPresaInCarico(b, tx, "posta-certificata@pec.alfa.it", ["anna.neri@pec.beta.it"]),
   );
   add(
     "ricevuta di avvenuta consegna completa",
-    buildAvvenutaConsegna(b, tx, "anna.neri@pec.beta.it", enclosed, "completa"),
+    await buildAvvenutaConsegna(b, tx, "anna.neri@pec.beta.it", enclosed, "completa"),
     true,
   );
   add(
     "ricevuta di avvenuta consegna breve",
-    buildAvvenutaConsegna(b, tx, "anna.neri@pec.beta.it", enclosed, "breve"),
+    await buildAvvenutaConsegna(b, tx, "anna.neri@pec.beta.it", enclosed, "breve"),
     true,
   );
   add(
     "ricevuta di avvenuta consegna sintetica",
-    buildAvvenutaConsegna(b, tx, "anna.neri@pec.beta.it", enclosed, "sintetica"),
+    await buildAvvenutaConsegna(b, tx, "anna.neri@pec.beta.it", enclosed, "sintetica"),
   );
   for (const cause of Object.keys(NON_DELIVERY_CAUSES) as NonDeliveryCause[]) {
-    add(`avviso di mancata consegna (${cause})`, buildMancataConsegna(b, tx, "anna.neri@pec.beta.it", cause));
+    add(
+      `avviso di mancata consegna (${cause})`,
+      await buildMancataConsegna(b, tx, "anna.neri@pec.beta.it", cause),
+    );
   }
-  add("preavviso di mancata consegna", buildPreavviso(a, tx, "anna.neri@pec.beta.it"));
+  add("preavviso di mancata consegna", await buildPreavviso(a, tx, "anna.neri@pec.beta.it"));
   add(
     "rilevazione virus",
-    buildRilevazioneVirus(b, tx, "posta-certificata@pec.alfa.it", "Eicar-Test-Signature"),
+    await buildRilevazioneVirus(b, tx, "posta-certificata@pec.alfa.it", "Eicar-Test-Signature"),
   );
 });
 

@@ -15,7 +15,7 @@ let p7s: Buffer;
 
 before(async () => {
   p = await testProvider("Der PEC", "pec.der.it");
-  const msg = buildAccettazione(p.ctx, openTransaction(p.ctx, originalMessage()).transaction).raw;
+  const msg = (await buildAccettazione(p.ctx, openTransaction(p.ctx, originalMessage()).transaction)).raw;
   const root = parseMime(msg);
   content = msg.subarray(root.parts[0]!.start, root.parts[0]!.end);
   p7s = decodeBody(msg, root.parts[1]!);

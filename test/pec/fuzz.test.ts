@@ -45,9 +45,9 @@ before(async () => {
   provider = await testProvider("Fuzz PEC", "pec.fuzz.it");
   const { transaction, enclosed } = openTransaction(provider.ctx, originalMessage({ attachment: true }));
   corpus.push(
-    buildBustaTrasporto(provider.ctx, transaction, enclosed).raw,
-    buildAccettazione(provider.ctx, transaction).raw,
-    buildAvvenutaConsegna(provider.ctx, transaction, "anna.neri@pec.beta.it", enclosed, "breve").raw,
+    (await buildBustaTrasporto(provider.ctx, transaction, enclosed)).raw,
+    (await buildAccettazione(provider.ctx, transaction)).raw,
+    (await buildAvvenutaConsegna(provider.ctx, transaction, "anna.neri@pec.beta.it", enclosed, "breve")).raw,
   );
   if (existsSync(SAMPLES)) {
     for (const dir of ["signed", "anonymised", "not-pec", "tampered"]) {

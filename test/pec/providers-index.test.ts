@@ -124,7 +124,7 @@ describe("the providers' index", () => {
       importProviders(data, [ownProviderEntry({ name: "Epsilon PEC", domain: "pec.epsilon.it" }, p.keys)]);
       clock += 1001;
       assert.equal(index.isPecDomain("pec.epsilon.it"), true);
-      const msg = buildAccettazione(p.ctx, openTransaction(p.ctx, originalMessage()).transaction);
+      const msg = await buildAccettazione(p.ctx, openTransaction(p.ctx, originalMessage()).transaction);
       const { readPec } = await import("../../src/pec/reader.js");
       assert.equal(readPec(msg.raw, { trust: index.trustStore() }).signature.trusted, true);
     } finally {
@@ -141,12 +141,15 @@ describe("the incoming point's verdict", () => {
       const index = ProvidersIndex.fromEntries([
         ownProviderEntry({ name: "Alfa PEC", domain: "pec.alfa.it" }, alfa.keys),
       ]);
-      const mine = buildAccettazione(alfa.ctx, openTransaction(alfa.ctx, originalMessage()).transaction);
+      const mine = await buildAccettazione(
+        alfa.ctx,
+        openTransaction(alfa.ctx, originalMessage()).transaction,
+      );
       const ok = assessIncoming(mine.raw, index);
       assert.equal(ok.valid, true, ok.reason ?? "");
       assert.equal(ok.provider?.name, "Alfa PEC");
 
-      const theirs = buildAccettazione(
+      const theirs = await buildAccettazione(
         stranger.ctx,
         openTransaction(stranger.ctx, originalMessage()).transaction,
       );
@@ -251,7 +254,7 @@ describe("the domicilio command for providers", () => {
       now: () => new Date(),
       random: randomBytes,
     };
-    const msg = buildAccettazione(ctx, openTransaction(ctx, originalMessage()).transaction);
+    const msg = await buildAccettazione(ctx, openTransaction(ctx, originalMessage()).transaction);
     const file = join(root, "acc.eml");
     writeFileSync(file, msg.raw);
     const mine = JSON.parse(runCli(["pec", "inspect", "--json", "--data", a, file]).stdout);

@@ -21,8 +21,8 @@ let accettazione: BuiltPec;
 before(async () => {
   p = await testProvider("Alfa PEC", "pec.alfa.it");
   const { transaction, enclosed } = openTransaction(p.ctx, originalMessage());
-  busta = buildBustaTrasporto(p.ctx, transaction, enclosed);
-  accettazione = buildAccettazione(p.ctx, transaction);
+  busta = await buildBustaTrasporto(p.ctx, transaction, enclosed);
+  accettazione = await buildAccettazione(p.ctx, transaction);
 });
 after(() => p?.cleanup());
 

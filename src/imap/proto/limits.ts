@@ -24,6 +24,8 @@ export const IMAP_LIMITS = {
   maxConnectionsPerIp: 50,
   /** Simultaneous logged-in connections of one box (Dovecot mail_max_userip_connections: 10). */
   maxConnectionsPerUser: 20,
+  /** Bytes a client may send ahead of the command being run before we stop reading its socket. */
+  maxReadAheadBytes: 1024 * 1024,
   /** Bytes queued to a slow reader before we stop reading its next command. */
   writeHighWaterBytes: 1024 * 1024,
   /** Messages fetched from the store per batch while answering FETCH. */

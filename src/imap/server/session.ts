@@ -56,8 +56,8 @@ export class Session {
   readonly remoteAddress: string;
   private sock: Socket;
   private framer: CommandFramer;
-  private queue: FramerEvent[] = [];
-  private waiter: ((line: Buffer | null) => void) | null = null;
+  /** Set while a command waits in nextLine() for more bytes from the client. */
+  private inputWaiter: (() => void) | null = null;
   private running = false;
   private closed = false;
   private badCount = 0;
@@ -133,20 +133,14 @@ export class Session {
 
   private readonly onData = (chunk: Buffer) => {
     this.touch();
-    let events: FramerEvent[];
-    try {
-      events = this.framer.push(chunk);
-    } catch (err) {
-      this.ctx.log.error({ err }, "imap framer failure");
-      this.bye("Internal error");
-      return;
-    }
-    const framer = this.framer;
-    for (const ev of events) {
-      // STARTTLS replaced the framer: whatever followed it in the same packet is discarded.
-      if (this.framer !== framer) break;
-      this.onEvent(ev);
-    }
+    this.framer.write(chunk);
+    // A client far ahead of us (pipelining while a command runs): stop reading until we catch up.
+    if (this.framer.unread > this.ctx.limits.maxReadAheadBytes) this.sock.pause();
+    if (this.inputWaiter) {
+      const w = this.inputWaiter;
+      this.inputWaiter = null;
+      w();
+    } else void this.pump();
   };
 
   private readonly onClose = () => this.cleanup();
@@ -167,54 +161,55 @@ export class Session {
     sock.off("error", this.onError);
   }
 
-  private onEvent(ev: FramerEvent): void {
-    if (this.closed) return;
-    if (ev.kind === "continue") {
-      this.write(Buffer.from("+ Ready for literal data\r\n"));
-      return;
-    }
-    if (ev.kind === "literal-too-big" && ev.fatal) {
-      // RFC 7888 §4: the data of a non-synchronizing literal is already coming; we cannot skip it safely.
-      this.bye("[TOOBIG] Literal too big");
-      return;
-    }
-    if (this.waiter && (ev.kind === "command" || ev.kind === "line")) {
-      const w = this.waiter;
-      this.waiter = null;
-      w(ev.bytes);
-      return;
-    }
-    this.queue.push(ev);
-    // Too many pipelined commands waiting: stop reading until we catch up.
-    if (this.queue.length > 64) this.sock.pause();
-    void this.pump();
-  }
-
+  /**
+   * Frames and runs commands one at a time, in the order the client sent them, until the framer needs
+   * more bytes. Framing waits for the session (see framer.ts): whether the bytes after a command are
+   * commands or continuation lines is known only once that command has run.
+   */
   private async pump(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
-      while (this.queue.length > 0 && !this.closed) {
-        const ev = this.queue.shift()!;
+      while (!this.closed) {
+        const ev = this.framer.next();
+        if (!ev) break;
+        if (this.framer.unread <= this.ctx.limits.maxReadAheadBytes / 2) this.resumeReading();
         await this.handleEvent(ev);
-        if (this.queue.length < 16 && this.sock.isPaused()) this.sock.resume();
       }
+    } catch (err) {
+      this.ctx.log.error({ err }, "imap session failure");
+      this.bye("Internal error");
     } finally {
       this.running = false;
     }
+    // Waiting for the client now: whatever was paused must flow again.
+    this.resumeReading();
   }
 
-  /** The next line from the client (IDLE's DONE, AUTHENTICATE responses); null when the connection ends. */
-  nextLine(): Promise<Buffer | null> {
-    const i = this.queue.findIndex((e) => e.kind === "command" || e.kind === "line");
-    if (i === 0) {
-      const ev = this.queue.shift() as { bytes: Buffer };
-      return Promise.resolve(ev.bytes);
+  private resumeReading(): void {
+    if (!this.closed && this.sock.isPaused()) this.sock.resume();
+  }
+
+  /**
+   * The next continuation line from the client (IDLE's DONE, AUTHENTICATE responses); null when the
+   * connection ends. Such a line carries no literals (RFC 2177 §3, RFC 9051 §6.2.2), so it is framed in
+   * line mode. A line over the limit is refused with BAD [TOOBIG]: it cannot be the expected answer.
+   */
+  async nextLine(): Promise<Buffer | null> {
+    for (;;) {
+      if (this.closed) return null;
+      this.framer.lineMode = true;
+      const ev = this.framer.next();
+      this.framer.lineMode = false;
+      if (ev?.kind === "line") return ev.bytes;
+      if (ev?.kind === "line-too-long") throw new ImapBad("Line too long", "TOOBIG");
+      // Line mode gives nothing else; anything else would mean the framer was mid-command.
+      if (ev) throw new Error(`unexpected ${ev.kind} event in line mode`);
+      this.resumeReading();
+      await new Promise<void>((resolve) => {
+        this.inputWaiter = resolve;
+      });
     }
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.waiter = resolve;
-    });
   }
 
   write(buf: Buffer): void {
@@ -277,10 +272,10 @@ export class Session {
       if (n <= 0) this.ctx.userConnections.delete(this.mailbox.id);
       else this.ctx.userConnections.set(this.mailbox.id, n);
     }
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w(null);
+    if (this.inputWaiter) {
+      const w = this.inputWaiter;
+      this.inputWaiter = null;
+      w();
     }
   }
 
@@ -296,18 +291,22 @@ export class Session {
 
   private async handleEvent(ev: FramerEvent): Promise<void> {
     switch (ev.kind) {
+      case "continue":
+        // RFC 9051 §7.5: the command so far is acceptable, send the literal.
+        this.write(Buffer.from("+ Ready for literal data\r\n"));
+        return;
       case "line-too-long":
         this.countBad();
         this.tagged(ev.tag, "BAD", "Command line too long", "TOOBIG");
         return;
       case "literal-too-big":
-        this.tagged(ev.tag, "NO", `Literal of ${ev.size} octets is too big`, "TOOBIG");
+        // RFC 7888 §4: the data of a non-synchronizing literal is already coming; we cannot skip it safely.
+        if (ev.fatal) this.bye("[TOOBIG] Literal too big");
+        else this.tagged(ev.tag, "NO", `Literal of ${ev.size} octets is too big`, "TOOBIG");
         return;
       case "command":
       case "line":
         await this.handleCommand(ev.bytes);
-        return;
-      default:
         return;
     }
   }
@@ -407,8 +406,8 @@ export class Session {
 
   async startTls(tag: string): Promise<void> {
     if (!this.canStartTls) throw new ImapBad("TLS is already active or not available");
-    // RFC 9051 §6.2.1 / RFC 2595 §3.1: anything pipelined after STARTTLS must be discarded.
-    this.queue = [];
+    // RFC 9051 §6.2.1 / RFC 2595 §3.1: anything pipelined after STARTTLS must be discarded: it stays
+    // unread in the plain-text framer, which is dropped here.
     this.tagged(tag, "OK", "Begin TLS negotiation now");
     const plain = this.sock;
     this.detach(plain);
