@@ -8,10 +8,11 @@
 //     which flags changed; check the new box's quota for the missing bytes. Nothing is written to the
 //     box in this phase, so a quota that is too small leaves it untouched.
 //   Copia in corso — create the folders, then several workers (one source connection each, within the
-//     source's connection limits) take whole folders, largest first, and stream the missing messages:
-//     `UID FETCH set (UID FLAGS INTERNALDATE BODY.PEEK[])` in chunks, each answer hashed as it arrives
-//     and appended to the box in batches (one store transaction per batch) while the next batch is being
-//     fetched. Each message is held in memory once (imapflow's literal buffer, handed to the store as is).
+//     source's connection limits, opened while the scan runs) take chunks of the folders, largest first:
+//     `UID FETCH set (UID FLAGS INTERNALDATE BODY.PEEK[])`. A fetched chunk's bytes are staged at once
+//     (the store writes the large ones as files, fsynced) while earlier chunks commit; its rows then
+//     commit in the folder's order, one store transaction per chunk. Each message is held in memory once
+//     (imapflow's literal buffer, handed to the store as is), and a worker holds one chunk at a time.
 //   Copiato — every folder verified: every source UID has a ledger row whose target message exists with
 //     the same sha-256 (the store names blobs by their sha-256, so this compares the bytes we received
 //     with the bytes it stored) and the source's flags. Otherwise Errore, with the reason.
@@ -197,6 +198,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   const clients: ImapFlow[] = [];
   const sessions: TargetSession[] = [];
   let releaseLock: (() => Promise<void>) | null = null;
+  /** Worker connections being opened ahead (see openSpares): settled before the end. */
+  let pendingSpares: Promise<ImapFlow | null>[] = [];
   setState("preparing");
   try {
     // ---- In preparazione -------------------------------------------------------------------------
@@ -227,6 +230,26 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       subscribed: f.subscribed === true,
     }));
     const plan = planFolders(sourceFolders, { namespacePrefix });
+    // The workers' connections are opened while this one scans, as soon as a folder shows more
+    // messages than the ledger knows of: a login is several round trips, and the copy starts with
+    // every connection at once. A run with nothing new opens none.
+    const spares: Promise<ImapFlow | null>[] = [];
+    const openSpares = () => {
+      if (spares.length > 0) return;
+      for (let i = 1; i < connections; i++) {
+        spares.push(
+          connectSource(source).then(
+            (c) => {
+              clients.push(c);
+              report.stats.connections++;
+              return c;
+            },
+            () => null, // the worker tries again, and reports what goes wrong
+          ),
+        );
+      }
+    };
+    pendingSpares = spares;
     const names = await o.target.resolveNames(plan);
     const prepSession = await o.target.session();
     sessions.push(prepSession);
@@ -263,6 +286,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         const box = control.mailbox;
         if (!box) throw new MigrationError("INTERNAL", `cartella ${p.source} non selezionabile`);
         uidValidity = Number(box.uidValidity);
+        if (spares.length === 0 && box.exists > (await o.ledger.countRows(p.source))) openSpares();
         if (box.exists > 0) {
           for await (const m of control.fetch("1:*", { uid: true, flags: true, size: true })) {
             scan.set(m.uid, { flags: cleanFlags(m.flags), size: m.size ?? 0 });
@@ -468,8 +492,9 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       claimTargetUid?: number;
     }
 
-    const worker = async (first: ImapFlow | null) => {
-      let conn: { src: ImapFlow } | null = first ? { src: first } : null;
+    const worker = async (first: Promise<ImapFlow | null> | null) => {
+      const opened = first ? await first : null;
+      let conn: { src: ImapFlow } | null = opened ? { src: opened } : null;
       let ts: TargetSession | null = null;
       let lock: { release(): void } | null = null;
       let selected: FolderWork | null = null;
@@ -671,7 +696,11 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     };
 
     const parallel = Math.max(1, Math.min(connections, chunks.length));
-    await Promise.all(Array.from({ length: parallel }, (_, i) => worker(i === 0 ? control : null)));
+    await Promise.all(
+      Array.from({ length: parallel }, (_, i) =>
+        worker(i === 0 ? Promise.resolve(control) : (spares[i - 1] ?? null)),
+      ),
+    );
     // Chunks nobody took after a fatal error must not leave waiters behind.
     for (const c of chunks) c.done();
     if (fatal) throw fatal;
@@ -739,8 +768,10 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     report.verified = false;
     setState("error", { code: e.code, message: e.message });
   } finally {
-    for (const s of sessions) await s.release().catch(() => {});
-    for (const c of clients) await c.logout().catch(() => c.close());
+    await Promise.allSettled(pendingSpares); // a connection still opening would outlive the run
+    // Side by side: each LOGOUT is a round trip to a server that may be far away.
+    await Promise.all(sessions.map((s) => s.release().catch(() => {})));
+    await Promise.all(clients.map((c) => c.logout().catch(() => c.close())));
     await o.target.close().catch(() => {});
     await releaseLock?.().catch(() => {});
   }

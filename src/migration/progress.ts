@@ -1,7 +1,11 @@
 // The terminal face of a migration: a progress bar on stderr (only on a terminal), the states as the
 // member reads them, and the per-folder table at the end.
-import cliProgress from "cli-progress";
+import { createRequire } from "node:module";
+import type * as CliProgress from "cli-progress";
 import type { MigrationEvent, MigrationReport } from "./engine.js";
+
+/** cli-progress only when a bar is drawn: `--json` and `--progress lines` runs never load it. */
+const loadCliProgress = () => createRequire(import.meta.url)("cli-progress") as typeof CliProgress;
 
 /**
  * `bar`: a progress bar (terminals only); `lines`: one line per committed batch, for logs and for tests
@@ -22,7 +26,7 @@ export function terminalProgress(
       } else if (e.type === "message-failed") stream.write(`failed ${e.folder} ${e.uid} ${e.reason}\n`);
     };
   }
-  let bar: cliProgress.SingleBar | null = null;
+  let bar: CliProgress.SingleBar | null = null;
   const mb = (n: number) => (n / 1e6).toFixed(1);
   return (e) => {
     if (e.type === "state") {
@@ -33,6 +37,7 @@ export function terminalProgress(
       stream.write(`${e.label}${e.error ? `: ${e.error.message}` : ""}\n`);
     } else if (e.type === "progress" && tty) {
       if (!bar) {
+        const cliProgress = loadCliProgress();
         bar = new cliProgress.SingleBar(
           {
             stream,
