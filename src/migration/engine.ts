@@ -24,6 +24,7 @@ import { classifyConnectError, MigrationError } from "./errors.js";
 import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
 import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
 import { presetForHost } from "./presets.js";
+import { scanSelected } from "./scan.js";
 import {
   type AppendItem,
   type ImapEndpoint,
@@ -288,9 +289,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         uidValidity = Number(box.uidValidity);
         if (spares.length === 0 && box.exists > (await o.ledger.countRows(p.source))) openSpares();
         if (box.exists > 0) {
-          for await (const m of control.fetch("1:*", { uid: true, flags: true, size: true })) {
-            scan.set(m.uid, { flags: cleanFlags(m.flags), size: m.size ?? 0 });
-          }
+          await scanSelected(control, (m) => scan.set(m.uid, { flags: cleanFlags(m.flags), size: m.size }));
         }
       } finally {
         lock.release();
