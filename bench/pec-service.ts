@@ -59,7 +59,7 @@ export default async function run(): Promise<void> {
     cli(["init", "--data", data, "--domain", domain, "--provider-name", "Bench PEC"]);
     appendFileSync(
       join(data, "domicilio.toml"),
-      `\n[smtp]\nsubmissionsPerMinute = 1000000\n${process.env.BENCH_PEC_WORKERS ? `[pec]\nworkers = ${process.env.BENCH_PEC_WORKERS}\n` : ""}`,
+      `\n[smtp]\nsubmissionsPerMinute = 1000000\n${process.env.BENCH_PEC_WORKERS ? `[pec]\nworkers = ${process.env.BENCH_PEC_WORKERS}\n` : ""}${process.env.BENCH_INLINE_MAX ? `[blobs]\ninlineMaxBytes = ${process.env.BENCH_INLINE_MAX}\n` : ""}`,
     );
     cli(["mailbox", "add", `mittente@${domain}`, "--data", data, "--password", "Segreto-2024", "--active"]);
     cli([
