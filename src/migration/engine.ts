@@ -449,13 +449,19 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
 
     // The missing messages in chunks (by count and by the sizes the scan reported), largest folders
     // first. Several connections fetch chunks at once — several of the same folder too — but a folder's
-    // chunks are committed in UID order, so the box keeps the source's order.
+    // chunks take their UIDs in order, so the box keeps the source's order: a chunk appends once the
+    // previous one's rows are written. Its commit then lands after that one's in the WAL (a crash keeps
+    // a prefix of them), and both become durable with the same fsync.
     interface Chunk {
       g: GroupWork;
       w: FolderWork;
       uids: number[];
-      /** Resolves when the previous chunk of the same folder is committed (or abandoned). */
+      /**
+       * Resolves when the previous chunk of the same folder holds its UIDs (its rows are written; its
+       * commit may still be on its way to the disk) or is abandoned.
+       */
       previous: Promise<void>;
+      /** This chunk holds its UIDs, or never will: the folder's next chunk may append. Idempotent. */
       done: () => void;
     }
     const chunks: Chunk[] = [];
@@ -627,9 +633,9 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         }
         if (toAppend.length) {
           const items = toAppend.map((f) => f.item);
-          const res = staged
-            ? await ts!.append(g.targetName, items, await staged)
-            : await ts!.append(g.targetName, items);
+          // The folder's next chunk appends as soon as this one's rows are written: their commits
+          // share WAL fsyncs instead of waiting for each other's.
+          const res = await ts!.append(g.targetName, items, staged ? await staged : undefined, c.done);
           toAppend.forEach((f, i) => {
             rows.push(row(f, res.uidValidity, res.uids[i]!, res.hashes?.[i]));
           });

@@ -44,11 +44,17 @@ export interface TargetSession {
    * order. The result is passed to `append` with the same items; append works without it too.
    */
   stage?(items: AppendItem[]): Promise<Staged>;
-  /** All or nothing for a store; returns the target UIDs in input order and the folder's UIDVALIDITY. */
+  /**
+   * All or nothing for a store; returns the target UIDs in input order and the folder's UIDVALIDITY.
+   * `written` is called once the rows hold their UIDs in the folder's order (inside the store's
+   * transaction, or after the last APPEND): a later append to the folder gets higher UIDs from then
+   * on, without waiting for this one's durable commit.
+   */
   append(
     name: string,
     items: AppendItem[],
     staged?: Staged,
+    written?: () => void,
   ): Promise<{
     uidValidity: number;
     uids: number[] /** sha-256 of what was stored, when known */;
@@ -170,12 +176,18 @@ export class StoreTarget implements MigrationTarget {
         return new Map(msgs.map((m) => [m.uid, m.blobId]));
       },
       stage: async (items) => ({ staged: await store.stageBlobs(items.map((i) => i.bytes)) }),
-      append: async (name, items, staged) => {
+      append: async (name, items, staged, written) => {
         const res = await store.appendMessages(
           mailboxId,
           await folderId(name),
           items.map((i) => ({ bytes: i.bytes, flags: i.flags, internalDate: i.internalDate })),
-          staged ? { staged: staged.staged as StagedBlobs } : {},
+          {
+            ...(staged ? { staged: staged.staged as StagedBlobs } : {}),
+            // Runs after the rows are written (UIDs allocated, folder row locked on PostgreSQL): a
+            // transaction asked for after this one is queued behind it (SQLite's group commit) or
+            // waits for its lock (PostgreSQL), so it gets the higher UIDs.
+            ...(written ? { within: async () => written() } : {}),
+          },
         );
         return {
           uidValidity: res.folder.uidValidity,
@@ -351,7 +363,7 @@ export class ImapTarget implements MigrationTarget {
         });
         return out;
       },
-      append: async (name, items) => {
+      append: async (name, items, _staged, written) => {
         const uids: number[] = [];
         let uidValidity = 0;
         for (const it of items) {
@@ -365,6 +377,7 @@ export class ImapTarget implements MigrationTarget {
           uids.push(res.uid);
           uidValidity = Number(res.uidValidity ?? uidValidity);
         }
+        written?.();
         return { uidValidity, uids };
       },
       setFlags: async (name, uids, flags) => {
