@@ -59,7 +59,7 @@ export default async function run(): Promise<void> {
     cli(["init", "--data", data, "--domain", domain, "--provider-name", "Bench PEC"]);
     appendFileSync(
       join(data, "domicilio.toml"),
-      `\n[smtp]\nsubmissionsPerMinute = 1000000\n${process.env.BENCH_PEC_WORKERS ? `[pec]\nworkers = ${process.env.BENCH_PEC_WORKERS}\n` : ""}`,
+      `\n[smtp]\nsubmissionsPerMinute = 1000000\n${process.env.BENCH_PEC_WORKERS ? `[pec]\nworkers = ${process.env.BENCH_PEC_WORKERS}\n` : ""}${process.env.BENCH_INLINE_MAX ? `[blobs]\ninlineMaxBytes = ${process.env.BENCH_INLINE_MAX}\n` : ""}`,
     );
     cli(["mailbox", "add", `mittente@${domain}`, "--data", data, "--password", "Segreto-2024", "--active"]);
     cli([
@@ -110,6 +110,7 @@ export default async function run(): Promise<void> {
     });
     const body = `Buongiorno,\r\nin allegato la fattura.\r\n${"Testo della comunicazione. ".repeat(40)}\r\n`;
     const cpu0 = cpuSeconds(c.pid);
+    const clientCpu0 = process.cpuUsage();
     const t0 = performance.now();
     let submitted = 0;
     let firstSubmitDone = 0;
@@ -140,6 +141,8 @@ export default async function run(): Promise<void> {
     }
     const elapsed = (performance.now() - t0) / 1000;
     const serveCpu = cpuSeconds(c.pid) - cpu0;
+    const clientUsage = process.cpuUsage(clientCpu0);
+    const clientCpu = (clientUsage.user + clientUsage.system) / 1e6;
     db.close();
     c.kill("SIGTERM");
     await new Promise((r) => c.once("exit", r));
@@ -167,6 +170,12 @@ export default async function run(): Promise<void> {
         "per second": serveCpu > 0 ? (serveCpu * 1000) / MESSAGES : Number.NaN,
         messages: MESSAGES,
         seconds: serveCpu,
+      },
+      {
+        operation: "  client (nodemailer, this process) CPU time per message, ms, same cores",
+        "per second": (clientCpu * 1000) / MESSAGES,
+        messages: MESSAGES,
+        seconds: clientCpu,
       },
       {
         operation: "peer: RSA-2048 signature CPU time per message at 3 signatures, ms",

@@ -273,26 +273,27 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
   if (senderBox && senderInbox) {
     const pecId = tx.identificativo;
     try {
+      // The rules' order of events in every box: acceptance, envelope, delivery receipt. The sender's
+      // acceptance and receipts go in one batch, unless the sender is also a recipient.
+      const acc = { bytes: accBuilt.raw, pecId };
+      const receipts = delivered.map((d) => ({ bytes: d.receipt.raw, pecId }));
+      const toSelf = delivered.some((d) => d.box.id === senderBox.id);
+      const sender = (inputs: { bytes: Buffer; pecId: string }[]) => ({
+        mailboxId: senderBox.id,
+        folderId: senderInbox.id,
+        box: senderBox,
+        inputs,
+      });
+      const envelopes = delivered.map((d) => ({
+        mailboxId: d.box.id,
+        folderId: d.inbox.id,
+        box: d.box,
+        inputs: [{ bytes: envelope.raw, pecId }],
+      }));
       await svc.store.appendToMany(
-        [
-          // The acceptance first, then the delivery receipts: UIDs in the sender's box follow the rules'
-          // order of events.
-          {
-            mailboxId: senderBox.id,
-            folderId: senderInbox.id,
-            box: senderBox,
-            inputs: [
-              { bytes: accBuilt.raw, pecId },
-              ...delivered.map((d) => ({ bytes: d.receipt.raw, pecId })),
-            ],
-          },
-          ...delivered.map((d) => ({
-            mailboxId: d.box.id,
-            folderId: d.inbox.id,
-            box: d.box,
-            inputs: [{ bytes: envelope.raw, pecId }],
-          })),
-        ],
+        toSelf || receipts.length === 0
+          ? [sender([acc]), ...envelopes, ...(receipts.length ? [sender(receipts)] : [])]
+          : [sender([acc, ...receipts]), ...envelopes],
         { within: (trx) => bookkeeping(trx, []) },
       );
       return;

@@ -8,18 +8,20 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { FileSync } from "../../src/store/sqlite-driver.js";
 
+/** Each fsync is counted when it starts and runs only when the test releases it. */
 class GatedSync extends FileSync {
   readonly started: (() => void)[] = [];
   protected override async fsyncOnce(): Promise<void> {
-    await super.fsyncOnce();
     await new Promise<void>((release) => this.started.push(release));
+    await super.fsyncOnce();
   }
 }
 
+/** Whether `p` has resolved once everything already queued has run (no timing involved). */
 const settled = async (p: Promise<unknown>) => {
   let done = false;
   void p.then(() => (done = true));
-  await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setImmediate(r));
   return done;
 };
 
@@ -30,17 +32,16 @@ test("a sync asked while an fsync runs waits for the next fsync, which answers e
     writeFileSync(path, "x");
     const s = new GatedSync(path);
     const first = s.sync();
-    await new Promise((r) => setTimeout(r, 20));
     assert.equal(s.started.length, 1);
     const second = s.sync();
     const third = s.sync();
     assert.equal(second, third, "callers waiting for the same next fsync share it");
     s.started[0]!();
-    assert.ok(await settled(first));
+    await first;
     assert.equal(await settled(second), false, "not answered by the fsync that began before it asked");
     assert.equal(s.started.length, 2, "one more fsync for both waiting callers");
     s.started[1]!();
-    assert.ok(await settled(second));
+    await second;
     assert.equal(s.started.length, 2);
     s.close();
   } finally {
@@ -58,11 +59,12 @@ test("a barrier costs no fsync when nothing was written since the last one began
     assert.equal(s.started.length, 0);
     s.written();
     const b = s.barrier();
-    await new Promise((r) => setTimeout(r, 20));
     assert.equal(s.started.length, 1);
     assert.equal(await settled(b), false);
     s.started[0]!();
-    assert.ok(await settled(b));
+    await b;
+    assert.ok(await settled(s.barrier()), "nothing written since: no fsync");
+    assert.equal(s.started.length, 1);
     s.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

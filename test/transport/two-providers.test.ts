@@ -294,6 +294,20 @@ describe("two providers on loopback", { timeout: 120_000 }, () => {
     assert.equal(sent.length, 5);
   });
 
+  test("a message to one's own box arrives in the order of events: acceptance, envelope, delivery receipt", async () => {
+    const tag = "A me stesso 5";
+    await submit(B, "gino", { to: [B.address("gino")], subject: tag, text: "Promemoria." });
+    const box = await waitForTypes(B, "gino", tag, [
+      "accettazione",
+      "posta-certificata",
+      "avvenuta-consegna",
+    ]);
+    assert.deepEqual(
+      box.sort((a, b) => a.uid - b.uid).map((m) => m.pecType),
+      ["accettazione", "posta-certificata", "avvenuta-consegna"],
+    );
+  });
+
   test("ordinary mail is refused at SMTP by default, wrapped in a busta di anomalia when accepted, forwarded when asked", async () => {
     const raw = (to: string) =>
       `From: Luca <luca@ordinaria.it>\r\nTo: ${to}\r\nSubject: Ordinaria 6\r\nMessage-ID: <ord6-${to}@ordinaria.it>\r\n\r\nCiao.\r\n`;
