@@ -507,8 +507,14 @@ export class Session {
       ]);
       if (this.selected !== sel) return;
       for (const uid of expunged) if (sel.seqOf(uid) > 0) sel.pendingExpunge.add(uid);
+      // The reads above are separate statements (on PostgreSQL, on separate pool connections): a commit
+      // can land between them, so `changed` may still hold a message that `expunged` already lists. The
+      // expunge is the later state, so such a message gets no FETCH: once its EXPUNGE is sent it has no
+      // sequence number left (RFC 9051 §7.5.1), and its flags are no longer in the view.
       const fresh = changed.filter((m) => m.uid > sel.lastUid && !sel.pendingExpunge.has(m.uid));
-      const known = changed.filter((m) => m.uid <= sel.lastUid && sel.flags.has(m.uid));
+      const known = changed.filter(
+        (m) => m.uid <= sel.lastUid && sel.flags.has(m.uid) && !sel.pendingExpunge.has(m.uid),
+      );
       sel.highestModseq = folder.highestModseq;
       if (allowExpunge) this.reportExpunges(sel);
       if (fresh.length > 0) {
