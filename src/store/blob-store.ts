@@ -110,7 +110,7 @@ export class FsBlobStore implements BlobStore {
       if (await this.has(id)) return;
       const tmp = join(this.tmpDir, `${id}.${randomBytes(6).toString("hex")}`);
       await writeWhole(tmp, items[i]!, this.options.fsync);
-      touched.add(await this.rename(tmp, id));
+      for (const d of await this.rename(tmp, id)) touched.add(d);
     });
     await this.syncDirs(touched);
     return refs;
@@ -139,21 +139,31 @@ export class FsBlobStore implements BlobStore {
     if (await this.has(id)) {
       await rm(tmp, { force: true });
     } else {
-      await this.syncDirs([await this.rename(tmp, id)]);
+      await this.syncDirs(await this.rename(tmp, id));
     }
     return { id, size };
   }
 
   /** rename(2) is atomic: readers see either no blob or the whole blob, never a partial one. */
-  private async rename(tmp: string, id: string): Promise<string> {
+  /**
+   * Returns the directories whose entries changed: the blob's own, and when it had to be created, every
+   * parent that gained a new directory entry (a new directory is durable only once its parent is synced).
+   */
+  private async rename(tmp: string, id: string): Promise<string[]> {
     const target = this.pathOf(id);
     const dir = dirname(target);
+    const changed = [dir];
     if (!this.knownDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      // mkdir -p answers the first directory it created, if any: from its parent down to `dir`, each
+      // holds a new entry.
+      const first = await mkdir(dir, { recursive: true });
+      if (first !== undefined) {
+        for (let d = dir; d !== dirname(first); d = dirname(d)) changed.push(dirname(d));
+      }
       this.knownDirs.add(dir);
     }
     await rename(tmp, target);
-    return dir;
+    return changed;
   }
 
   /** A rename is durable only once its directory entry is on disk: one fsync per directory per batch. */
