@@ -1,10 +1,3 @@
-// `domicilio migrate --data DIR --to ADDRESS --from imap[s]://USER@HOST:PORT [--insecure-tls] [--json]`
-// (contract.md, Migration). The source password comes from DOMICILIO_SOURCE_PASSWORD or is asked for on
-// a terminal. `--to` may also be `imap[s]://USER@HOST:PORT` (password in DOMICILIO_TARGET_PASSWORD) to
-// copy between two IMAP servers. Exit codes: 0 verified; 1 not verified (run again); 2 bad arguments;
-// 3 wrong source password; 4 source unreachable or untrusted certificate; 5 new box too small; 6 no
-// such box here.
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { loadConfig } from "../../config/load.js";
@@ -14,8 +7,7 @@ import { EXIT_CODES, MigrationError } from "../../migration/errors.js";
 import { Ledger } from "../../migration/ledger.js";
 import { formatReport, reportJson, terminalProgress } from "../../migration/progress.js";
 import { ImapTarget, type MigrationTarget, StoreTarget } from "../../migration/targets.js";
-import { openDatabase } from "../../store/database.js";
-import { openStore, SQLITE_FILE } from "../../store/open.js";
+import { openStore } from "../../store/open.js";
 
 interface MigrateOptions {
   data: string;
@@ -96,10 +88,6 @@ export function registerMigrate(program: Command): void {
 
       const loaded = loadConfig(opts.data);
       const store = await openStore({ dataDir: loaded.dataDir, config: loaded.config });
-      const { db } = await openDatabase({
-        url: loaded.config.database.url,
-        sqlitePath: join(loaded.dataDir, SQLITE_FILE),
-      });
       try {
         let target: MigrationTarget;
         if (/^imaps?:\/\//i.test(opts.to)) {
@@ -119,8 +107,10 @@ export function registerMigrate(program: Command): void {
         }
         const source = { ...src, password, insecureTls: opts.insecureTls === true };
         const progressMode = (opts.progress ?? (opts.json ? "none" : "bar")) as "bar" | "lines" | "none";
-        // The ledger lives in the store's own database (a second connection to it).
-        const ledger = await Ledger.open(db, {
+        // The ledger lives in the store's own database, on the store's own connection: a second
+        // SQLite connection in this process would wait for the first's write lock synchronously (busy
+        // timeout) while that lock's transaction waits for this thread, "database is locked" after 10 s.
+        const ledger = await Ledger.open(store.kysely, {
           source: `${src.user.toLowerCase()}@${src.host}:${src.port}`,
           target: target.id,
         });
@@ -141,7 +131,6 @@ export function registerMigrate(program: Command): void {
             ? EXIT_CODES[report.error.code as keyof typeof EXIT_CODES]
             : 1;
       } finally {
-        await db.destroy();
         await store.close();
       }
     });
