@@ -118,7 +118,14 @@ export class InlineBlobStore implements BlobStore {
   }
 
   async has(id: string): Promise<boolean> {
-    return (await this.inlineBytes(id)) !== null || (await this.files.has(id));
+    // Existence only: the bytes themselves are not read.
+    const row = await this.db
+      .selectFrom("blobs")
+      .select("id")
+      .where("id", "=", id)
+      .where("data", "is not", null)
+      .executeTakeFirst();
+    return row !== undefined || (await this.files.has(id));
   }
 
   /** Removes the bytes; the row stays while messages may still name it (foreign key). */

@@ -21,7 +21,7 @@ import type {
   NewMailbox,
 } from "./mail-store.js";
 import type { ChangesTable, Database, FoldersTable, MailboxesTable, MessagesTable } from "./schema.js";
-import { TransportStore } from "./transport-store.js";
+import { type AnyTx, TransportStore } from "./transport-store.js";
 import {
   type AppendInput,
   type AppendResult,
@@ -138,8 +138,11 @@ function isUniqueViolation(err: unknown): boolean {
 /** Blobs stored ahead of the append that references them (stageBlobs), in the order of its inputs. */
 export interface StagedBlobs {
   refs: BlobRef[];
-  /** Runs inside the append's transaction (blobs kept in the database are written there). */
-  write: (trx: Tx) => Promise<void>;
+  /**
+   * Runs inside the transaction that references the blobs (those kept in the database are written
+   * there): an append's, or one of the PEC service's (which sees the transport tables too).
+   */
+  write: (trx: AnyTx) => Promise<void>;
 }
 
 /** An append checked and staged outside its transaction (SqlMailStore.prepareAppend). */
@@ -869,7 +872,10 @@ export class SqlMailStore implements MailStore {
   async stageBlobs(items: readonly Uint8Array[]): Promise<StagedBlobs> {
     if (!this.inline) return { refs: await this.blobs.putMany(items), write: async () => {} };
     const { refs, inline } = await this.inline.stage(items);
-    return { refs, write: (trx) => this.inline!.insertInline(trx, inline, this.now().getTime()) };
+    return {
+      refs,
+      write: (trx) => this.inline!.insertInline(trx as Tx, inline, this.now().getTime()),
+    };
   }
 
   /** How many blobs live in the database (the rest are files): for metrics and tests. */

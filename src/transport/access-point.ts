@@ -261,7 +261,7 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
   ];
   const bookkeeping = async (trx: AnyTx, acceptanceJobs: Routed[]) => {
     // Delivered here, the envelope's bytes are written by its append into the recipient's box.
-    if (delivered.length === 0) await envStage.write(trx as Parameters<typeof envStage.write>[0]);
+    if (delivered.length === 0) await envStage.write(trx);
     await svc.ts.saveTransaction(trx, tx.identificativo, tx.mittente, tx, destinatari, now);
     for (const d of delivered)
       await svc.ts.advanceRecipient(trx, tx.identificativo, d.address, "delivered", now);

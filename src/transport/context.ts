@@ -1,14 +1,11 @@
 // What every part of the PEC service shares: the store and its transport tables, the providers' index,
 // the build context (signing key, clock, randomness), the outbound sender and the scanner; and the one
 // routing rule every built message follows (local box → `store` job, other domain → `send` job).
-
-import type { Transaction as DbTransaction } from "kysely";
 import type { Config } from "../config/schema.js";
 import type { BuildContext, BuiltPec, Transaction } from "../pec/builders.js";
 import type { ProviderKeys } from "../pec/provider-keys.js";
 import type { ProvidersIndex } from "../pec/providers-index.js";
 import type { SmtpSender } from "../smtp/client.js";
-import type { Database } from "../store/schema.js";
 import type { SqlMailStore } from "../store/sql-mail-store.js";
 import type { AnyTx, LogEntryInput, NewJob, TransportStore } from "../store/transport-store.js";
 import type { Scanner } from "./antivirus.js";
@@ -106,7 +103,7 @@ export async function stored(
     recipients: built.recipients,
     pecId: built.identificativo,
     what: built.type,
-    write: (trx) => write(trx as DbTransaction<Database>),
+    write,
   };
 }
 

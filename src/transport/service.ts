@@ -3,7 +3,6 @@
 // durable and its job is committed (architecture.md "Data that must never be wrong"); everything the rules
 // require afterwards is done by jobs, so a crash delays it and never loses or doubles it.
 import { randomBytes } from "node:crypto";
-import type { Transaction } from "kysely";
 import { parseAddress } from "../accounts/addresses.js";
 import { verifyPassword } from "../accounts/passwords.js";
 import type { LoadedConfig } from "../config/load.js";
@@ -14,8 +13,7 @@ import { type MxResolver, SmtpSender } from "../smtp/client.js";
 import { SMTP_ERRORS } from "../smtp/errors.js";
 import { parseRoutes } from "../smtp/routes.js";
 import type { SmtpEnvelope, SmtpHandlers } from "../smtp/server.js";
-import type { Database } from "../store/schema.js";
-import type { SqlMailStore } from "../store/sql-mail-store.js";
+import type { SqlMailStore, StagedBlobs } from "../store/sql-mail-store.js";
 import type { NewJob } from "../store/transport-store.js";
 import { ClamdScanner, type Scanner } from "./antivirus.js";
 import { type Clock, clockFromEnv } from "./clock.js";
@@ -147,7 +145,7 @@ export class PecService {
 
   private pending: {
     job: NewJob;
-    write: (trx: Transaction<Database>) => Promise<void>;
+    write: StagedBlobs["write"];
     resolve: () => void;
     reject: (err: unknown) => void;
   }[] = [];
@@ -167,7 +165,7 @@ export class PecService {
         const now = this.svc.clock().getTime();
         try {
           await this.svc.ts.transaction(async (trx) => {
-            for (const b of batch) await b.write(trx as unknown as Transaction<Database>);
+            for (const b of batch) await b.write(trx);
             await this.svc.ts.enqueue(
               trx,
               batch.map((b) => ({ ...b.job, runAt: now })),
