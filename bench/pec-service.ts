@@ -3,7 +3,10 @@
 // + envelope, signed) → delivery point (envelope into the box + delivery receipt, signed) → receipts in
 // the sender's box. A message counts when its delivery receipt is stored. Beside it, the peer measured in
 // the same run: raw RSA-2048 SHA-256 signatures per second on one core (node:crypto), and what it
-// allows at three signatures per message on the cores of the machine.
+// allows at three signatures per message on the cores of the machine. Knobs for experiments:
+// BENCH_PEC_MESSAGES, BENCH_PEC_CONNECTIONS, BENCH_PEC_WORKERS (pec.workers), BENCH_INLINE_MAX
+// (blobs.inlineMaxBytes, 0: every blob a file), BENCH_NODE_ARGS (e.g. --cpu-prof for serve),
+// BENCH_NO_BUILD (use dist/ as it is).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes, sign } from "node:crypto";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
