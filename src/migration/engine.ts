@@ -24,7 +24,7 @@ import { classifyConnectError, MigrationError } from "./errors.js";
 import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
 import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
 import { presetForHost } from "./presets.js";
-import { scanSelected } from "./scan.js";
+import { fetchSelected, scanSelected } from "./scan.js";
 import {
   type AppendItem,
   type ImapEndpoint,
@@ -541,10 +541,13 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         const fr = w.report;
         const out: Fetched[] = [];
         const received = new Set<number>();
+        // Only the chunk's UIDs: an answer for any other (a server's unsolicited FETCH carrying a
+        // body would be odd, but it must not become a message of this chunk).
+        const wanted = new Set(c.uids);
         const accept = (m: {
           uid: number;
           source?: Buffer;
-          flags?: Set<string>;
+          flags?: Iterable<string>;
           internalDate?: Date | string;
         }) => {
           const bytes = m.source!;
@@ -565,13 +568,9 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           out.push(f);
         };
         try {
-          for await (const m of conn!.src.fetch(
-            uidSet(c.uids),
-            { uid: true, flags: true, internalDate: true, source: true },
-            { uid: true },
-          )) {
-            if (!received.has(m.uid) && m.source) accept(m);
-          }
+          await fetchSelected(conn!.src, uidSet(c.uids), (m) => {
+            if (!received.has(m.uid) && wanted.has(m.uid)) accept(m);
+          });
         } catch (err) {
           if (err instanceof MigrationError) throw err;
           // Whatever the batch did not deliver is asked for one by one below.
