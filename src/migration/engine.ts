@@ -23,16 +23,15 @@ import type { ImapFlow } from "imapflow";
 import { classifyConnectError, MigrationError } from "./errors.js";
 import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
 import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
-import { presetForHost } from "./presets.js";
 import { fetchSelected, scanSelected } from "./scan.js";
-import {
-  type AppendItem,
-  type ImapEndpoint,
-  type MigrationTarget,
-  newImapClient,
-  type Staged,
-  type TargetFolderState,
-  type TargetSession,
+import { connectSource, type OpenedSource, openControl } from "./source.js";
+import type {
+  AppendItem,
+  ImapEndpoint,
+  MigrationTarget,
+  Staged,
+  TargetFolderState,
+  TargetSession,
 } from "./targets.js";
 
 export type MigrationState = "preparing" | "copying" | "copied" | "error";
@@ -102,6 +101,13 @@ export interface MigrationOptions {
   batchMessages?: number;
   batchBytes?: number;
   onEvent?: (e: MigrationEvent) => void;
+  /**
+   * The control connection, already being opened (`openControl(source)`): `domicilio migrate` logs in
+   * while it loads and opens the store. Closed by the run like its own, whatever happens.
+   */
+  control?: Promise<OpenedSource>;
+  /** When the run began (performance.now()), if before this call: the report's `seconds` count from it. */
+  startedAt?: number;
 }
 
 interface ScannedMessage {
@@ -164,19 +170,8 @@ export function sourceId(ep: ImapEndpoint): string {
   return `${ep.user.trim().toLowerCase()}@${ep.host.toLowerCase()}:${ep.port}`;
 }
 
-async function connectSource(ep: ImapEndpoint): Promise<ImapFlow> {
-  const c = newImapClient(ep);
-  c.on("error", () => {}); // surfaced through the failing command instead
-  try {
-    await c.connect();
-  } catch (err) {
-    throw classifyConnectError(err, `${ep.host}:${ep.port}`, presetForHost(ep.host)?.loginHint);
-  }
-  return c;
-}
-
 export async function runMigration(o: MigrationOptions): Promise<MigrationReport> {
-  const started = performance.now();
+  const started = o.startedAt ?? performance.now();
   const emit = (e: MigrationEvent) => o.onEvent?.(e);
   const connections = Math.max(1, o.connections ?? 4);
   const batchMessages = o.batchMessages ?? 100;
@@ -204,18 +199,9 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   setState("preparing");
   try {
     // ---- In preparazione -------------------------------------------------------------------------
-    let source = o.source;
-    let control: ImapFlow;
-    try {
-      control = await connectSource(source);
-    } catch (err) {
-      // mission.md: people type credentials with a stray space. Try once more without it.
-      const trimmed = source.password.trim();
-      if (!(err instanceof MigrationError && err.code === "AUTH_FAILED") || trimmed === source.password)
-        throw err;
-      source = { ...source, password: trimmed };
-      control = await connectSource(source).catch(() => Promise.reject(err));
-    }
+    const opened = await (o.control ?? openControl(o.source));
+    const control = opened.client;
+    const source = opened.source;
     clients.push(control);
     report.stats.connections++;
     await o.target.open();

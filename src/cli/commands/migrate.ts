@@ -1,13 +1,12 @@
+// Start-up order matters here: the command logs in to the old box first (source.ts pulls in imapflow
+// only) and loads the store (kysely, zod, better-sqlite3: most of the start-up) while that login's
+// round trips and the server's authentication run.
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { loadConfig } from "../../config/load.js";
 import { parseImapUrl } from "../../migration/endpoint.js";
-import { runMigration } from "../../migration/engine.js";
 import { EXIT_CODES, MigrationError } from "../../migration/errors.js";
-import { Ledger } from "../../migration/ledger.js";
-import { formatReport, reportJson, terminalProgress } from "../../migration/progress.js";
-import { ImapTarget, type MigrationTarget, StoreTarget } from "../../migration/targets.js";
-import { openStore } from "../../store/open.js";
+import { openControl } from "../../migration/source.js";
+import type { ImapEndpoint, MigrationTarget } from "../../migration/targets.js";
 
 interface MigrateOptions {
   data: string;
@@ -60,6 +59,7 @@ export function registerMigrate(program: Command): void {
     .option("--batch <n>", "messages per transaction in the box", "100")
     .option("--progress <mode>", "bar (on a terminal), lines (one per batch, on stderr) or none")
     .action(async (opts: MigrateOptions) => {
+      const startedAt = performance.now();
       const fail = (err: MigrationError) => {
         if (opts.json) {
           console.log(
@@ -85,27 +85,42 @@ export function registerMigrate(program: Command): void {
         process.env.DOMICILIO_SOURCE_PASSWORD ??
         (await askPassword(`Password di ${src.user}: `).catch((e) => e as MigrationError));
       if (password instanceof MigrationError) return fail(password);
+      let imapTarget: ImapEndpoint | null = null;
+      if (/^imaps?:\/\//i.test(opts.to)) {
+        const tpw = process.env.DOMICILIO_TARGET_PASSWORD;
+        if (tpw === undefined) {
+          return fail(
+            new MigrationError(
+              "INVALID_SOURCE",
+              "Manca la password di destinazione: DOMICILIO_TARGET_PASSWORD.",
+            ),
+          );
+        }
+        imapTarget = { ...parseImapUrl(opts.to), password: tpw, insecureTls: opts.insecureTls === true };
+      }
 
+      const source = { ...src, password, insecureTls: opts.insecureTls === true };
+      // runMigration awaits it and reports a failure (wrong password, unreachable) as before; until
+      // then a rejection must not count as unhandled. Any error thrown before runMigration ends the
+      // process (bin/domicilio.js), connection included.
+      const control = openControl(source);
+      control.catch(() => {});
+      const [{ loadConfig }, { openStore }, { runMigration }, { Ledger }, progress, targets] =
+        await Promise.all([
+          import("../../config/load.js"),
+          import("../../store/open.js"),
+          import("../../migration/engine.js"),
+          import("../../migration/ledger.js"),
+          import("../../migration/progress.js"),
+          import("../../migration/targets.js"),
+        ]);
+      const { formatReport, reportJson, terminalProgress } = progress;
       const loaded = loadConfig(opts.data);
       const store = await openStore({ dataDir: loaded.dataDir, config: loaded.config });
       try {
-        let target: MigrationTarget;
-        if (/^imaps?:\/\//i.test(opts.to)) {
-          const t = parseImapUrl(opts.to);
-          const tpw = process.env.DOMICILIO_TARGET_PASSWORD;
-          if (tpw === undefined) {
-            return fail(
-              new MigrationError(
-                "INVALID_SOURCE",
-                "Manca la password di destinazione: DOMICILIO_TARGET_PASSWORD.",
-              ),
-            );
-          }
-          target = new ImapTarget({ ...t, password: tpw, insecureTls: opts.insecureTls === true });
-        } else {
-          target = new StoreTarget(store, opts.to.trim().toLowerCase());
-        }
-        const source = { ...src, password, insecureTls: opts.insecureTls === true };
+        const target: MigrationTarget = imapTarget
+          ? new targets.ImapTarget(imapTarget)
+          : new targets.StoreTarget(store, opts.to.trim().toLowerCase());
         const progressMode = (opts.progress ?? (opts.json ? "none" : "bar")) as "bar" | "lines" | "none";
         // The ledger lives in the store's own database, on the store's own connection: a second
         // SQLite connection in this process would wait for the first's write lock synchronously (busy
@@ -116,6 +131,8 @@ export function registerMigrate(program: Command): void {
         });
         const report = await runMigration({
           source,
+          control,
+          startedAt,
           target,
           ledger,
           mirror: opts.mirror === true,
