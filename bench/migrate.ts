@@ -4,7 +4,8 @@
 // messages/s, MB/s, peak memory (VmHWM of the process), and the ratio Domicilio / mbsync.
 // Our bar is Dovecot's own migrator (dsync over imapc, about 5× imapsync) with flat memory: it is
 // measured in the same run too (`doveadm backup -R` into a third account). Peak memory is the largest
-// resident size of the process tree, sampled every 20 ms.
+// resident size of the process tree, sampled every 20 ms; CPU s its CPU time (user + system) at the last
+// sample. The source Dovecot's own CPU (serving the reads) is in neither tool's figure.
 // BENCH_MIGRATE_SCALE scales the box (default 1).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,18 +25,28 @@ const DOVECOT_FSYNC = "optimized";
 interface Measured {
   seconds: number;
   peakRssMb: number;
+  /** CPU time of the process tree (user + system) at its last sample, up to 20 ms before it ended. */
+  cpuSeconds: number;
   status: number | null;
   stdout: string;
   stderr: string;
 }
 
-/** Resident memory of a process and all its descendants (runuser → doveadm → its helpers), in MB. */
-function treeRssMb(pid: number): number {
+/**
+ * Resident memory of a process and all its descendants (runuser → doveadm → its helpers), in MB, and
+ * their CPU time (user + system, children already reaped included), in seconds.
+ */
+function treeUsage(pid: number): { rssMb: number; cpuSeconds: number } {
   let kb = 0;
+  let ticks = 0;
   const walk = (p: number) => {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
       if (m) kb += Number(m[1]);
+      // proc(5): fields 14–17 are utime, stime, cutime, cstime, in clock ticks (100 a second on Linux).
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
       for (const c of readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/)) {
         if (c) walk(Number(c));
       }
@@ -44,7 +55,7 @@ function treeRssMb(pid: number): number {
     }
   };
   walk(pid);
-  return kb / 1024;
+  return { rssMb: kb / 1024, cpuSeconds: ticks / 100 };
 }
 
 /** Runs a command, sampling the peak resident memory of it and its children until it exits. */
@@ -60,15 +71,25 @@ function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Prom
     stderr += d;
   });
   let peak = 0;
+  let cpu = 0;
   const sample = () => {
-    peak = Math.max(peak, treeRssMb(child.pid!));
+    const u = treeUsage(child.pid!);
+    peak = Math.max(peak, u.rssMb);
+    cpu = Math.max(cpu, u.cpuSeconds);
   };
   const timer = setInterval(sample, 20);
   return new Promise((resolve) => {
     child.on("exit", () => sample());
     child.on("close", (status) => {
       clearInterval(timer);
-      resolve({ seconds: (performance.now() - started) / 1000, peakRssMb: peak, status, stdout, stderr });
+      resolve({
+        seconds: (performance.now() - started) / 1000,
+        peakRssMb: peak,
+        cpuSeconds: cpu,
+        status,
+        stdout,
+        stderr,
+      });
     });
   });
 }
@@ -236,6 +257,7 @@ SyncState ${state}/
       "msg/s": Math.round(n / m.seconds),
       "MB/s": Number((mb / m.seconds).toFixed(1)),
       "peak RSS MB": Math.round(m.peakRssMb),
+      "CPU s": Number(m.cpuSeconds.toFixed(2)),
     });
     const rows: Row[] = [
       row("domicilio migrate (IMAP → store)", report.totals.copied, ours),
@@ -249,6 +271,7 @@ SyncState ${state}/
         "msg/s": Number((theirs.seconds / ours.seconds).toFixed(2)),
         "MB/s": Number((theirs.seconds / ours.seconds).toFixed(2)),
         "peak RSS MB": "",
+        "CPU s": "",
       },
       {
         tool: "speed ratio domicilio / dsync",
@@ -258,6 +281,7 @@ SyncState ${state}/
         "msg/s": Number((dsync.seconds / ours.seconds).toFixed(2)),
         "MB/s": Number((dsync.seconds / ours.seconds).toFixed(2)),
         "peak RSS MB": "",
+        "CPU s": "",
       },
       {
         tool: `domicilio, a box 1/4 the size (${(small.bytes / 1e6).toFixed(0)} MB)`,
@@ -267,6 +291,7 @@ SyncState ${state}/
         "msg/s": Math.round(small.messages / quarter.seconds),
         "MB/s": Number((small.bytes / 1e6 / quarter.seconds).toFixed(1)),
         "peak RSS MB": Math.round(quarter.peakRssMb),
+        "CPU s": Number(quarter.cpuSeconds.toFixed(2)),
       },
       {
         tool: "domicilio re-run, nothing new",
@@ -276,6 +301,7 @@ SyncState ${state}/
         "msg/s": "",
         "MB/s": "",
         "peak RSS MB": Math.round(resync.peakRssMb),
+        "CPU s": Number(resync.cpuSeconds.toFixed(2)),
       },
     ];
     printTable(rows);
