@@ -327,6 +327,8 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
           : [sender([acc, ...receipts]), ...envelopes],
         { within: (trx) => bookkeeping(trx, []) },
       );
+      // Straight from an SMTP session nobody else looks at the queue: wake it for what was added.
+      if (jobs.length > 0) svc.wake();
       return;
     } catch (err) {
       if (!(err instanceof StoreError && err.code === "OVER_QUOTA")) throw err;
@@ -336,4 +338,5 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
   // A full box still gets its acceptance later, through the retried `store` job.
   const acceptance = await stored(svc, accBuilt);
   await svc.ts.transaction((trx) => bookkeeping(trx, [{ ...acceptance, recipients: [tx.mittente] }]));
+  svc.wake();
 }

@@ -10,6 +10,7 @@ import type { LoadedConfig } from "../config/load.js";
 import { newIdentificativo } from "../pec/identificativo.js";
 import { ensureProviderKeys, ownProviderEntry } from "../pec/provider-keys.js";
 import { ProvidersIndex } from "../pec/providers-index.js";
+import { pooledRandomBytes } from "../pec/random-pool.js";
 import { type MxResolver, SmtpSender } from "../smtp/client.js";
 import { SMTP_ERRORS } from "../smtp/errors.js";
 import { parseRoutes } from "../smtp/routes.js";
@@ -78,7 +79,7 @@ export class PecService {
         provider: { name: config.provider.name, domain: config.provider.domain },
         signer: keys.signer,
         now: clock,
-        random: randomBytes,
+        random: pooledRandomBytes(),
       },
       keys,
       config,
@@ -192,9 +193,7 @@ export class PecService {
    */
   private async acceptNow(payload: Omit<SubmitPayload, "blobId">, raw: Buffer): Promise<boolean> {
     try {
-      const done = await acceptNow(this.svc, payload, raw);
-      if (done) this.svc.wake();
-      return done;
+      return await acceptNow(this.svc, payload, raw);
     } catch (err) {
       if (await this.svc.ts.getTransaction(payload.identificativo).catch(() => true)) throw err;
       this.svc.warn(`submission ${payload.identificativo} goes to the queue`, err);
