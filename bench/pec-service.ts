@@ -112,6 +112,24 @@ export default async function run(): Promise<void> {
       tls: { rejectUnauthorized: false },
     });
     const body = `Buongiorno,\r\nin allegato la fattura.\r\n${"Testo della comunicazione. ".repeat(40)}\r\n`;
+    // The messages are written before the clock starts and handed to nodemailer whole (`raw`): the load
+    // generator shares the server's cores, and composing MIME on every send was CPU the server lost.
+    const raws = Array.from({ length: MESSAGES }, (_, i) =>
+      Buffer.from(
+        [
+          `From: mittente@${domain}`,
+          `To: destinatario@${domain}`,
+          `Subject: Bench ${i}`,
+          `Message-ID: <bench.${i}.${process.pid}@client.example>`,
+          `Date: ${new Date().toUTCString().replace("GMT", "+0000")}`,
+          "MIME-Version: 1.0",
+          "Content-Type: text/plain; charset=utf-8",
+          "Content-Transfer-Encoding: 8bit",
+          "",
+          body,
+        ].join("\r\n"),
+      ),
+    );
     const cpu0 = cpuSeconds(c.pid);
     const clientCpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -122,10 +140,8 @@ export default async function run(): Promise<void> {
       sends.push(
         transport
           .sendMail({
-            from: `mittente@${domain}`,
-            to: `destinatario@${domain}`,
-            subject: `Bench ${i}`,
-            text: body,
+            envelope: { from: `mittente@${domain}`, to: [`destinatario@${domain}`] },
+            raw: raws[i]!,
           })
           .then(() => {
             submitted++;
@@ -162,7 +178,7 @@ export default async function run(): Promise<void> {
         seconds: elapsed,
       },
       {
-        operation: "  of which SMTP submission answered 250 (durably queued)",
+        operation: "  of which SMTP submission answered 250 (accepted, durably)",
         "per second": submitted / ((firstSubmitDone - t0) / 1000),
         messages: submitted,
         seconds: (firstSubmitDone - t0) / 1000,
@@ -175,7 +191,7 @@ export default async function run(): Promise<void> {
         seconds: serveCpu,
       },
       {
-        operation: "  client (nodemailer, this process) CPU time per message, ms, same cores",
+        operation: "  client (nodemailer, raw messages, this process) CPU time per message, ms, same cores",
         "per second": (clientCpu * 1000) / MESSAGES,
         messages: MESSAGES,
         seconds: clientCpu,

@@ -72,8 +72,11 @@ export function ensureSystemDeps(deps = SYSTEM_DEPS) {
   }
   console.log(`installing system test peers: ${pkgs.join(" ")}`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-  execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...pkgs], {
+  // Another apt run on the machine (unattended upgrades, a second checkout's tests) holds dpkg's lock for
+  // a while: wait for it rather than fail the whole suite at once.
+  const wait = ["-o", "DPkg::Lock::Timeout=600"];
+  execFileSync("apt-get", [...wait, "update", "-qq"], { stdio: "inherit", env });
+  execFileSync("apt-get", [...wait, "install", "-y", "-qq", "--no-install-recommends", ...pkgs], {
     stdio: "inherit",
     env,
   });

@@ -1,21 +1,15 @@
 // S/MIME for PEC (RFC 6109 §4.1, RFC 5751, RFC 5652): we sign with RSA and SHA-256, detached, with the
 // signer certificate and its chain in the CMS; we verify whatever real providers send (SHA-1 included,
 // Namirial still used it in 2024). pkijs/asn1js read and write the CMS structures; node:crypto does the
-// arithmetic, synchronously, on the exact bytes.
+// arithmetic on the exact bytes: verification synchronously, signing on worker threads (sign-pool.ts).
 
-import {
-  createHash,
-  type KeyObject,
-  sign as rsaSign,
-  verify as sigVerify,
-  X509Certificate,
-} from "node:crypto";
-import { availableParallelism } from "node:os";
+import { createHash, type KeyObject, verify as sigVerify, X509Certificate } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import * as der from "./der.js";
 import { PecParseError } from "./errors.js";
 import { MAX_SIGNATURE_BYTES } from "./limits.js";
+import { SignPool } from "./sign-pool.js";
 
 const OID_DATA = "1.2.840.113549.1.7.1";
 const OID_SIGNED_DATA = "1.2.840.113549.1.7.2";
@@ -129,33 +123,8 @@ function signingTimeDer(d: Date): Buffer {
  * signed attributes contentType, signingTime and messageDigest (RFC 5652 §5.3, §11), the signer
  * certificate and its chain.
  */
-/**
- * At most this many RSA operations run at once, leaving one core to the event loop: with a signature
- * per thread-pool thread (16, bin/domicilio.js) the event loop got a fraction of a core and the whole
- * service slowed down (bench/pec-service.ts).
- */
-const SIGNING_SLOTS = Math.max(1, availableParallelism() - 1);
-let signing = 0;
-const waiting: (() => void)[] = [];
-
-/**
- * The RSA operation runs on libuv's thread pool (node:crypto sign with a callback): the one costly step
- * of building a PEC message, taken off the event loop so that signing uses the machine's other cores.
- */
-async function rsaSignAsync(data: Buffer, key: Signer["key"]): Promise<Buffer> {
-  // A slot freed is handed to the next waiter directly, so no newcomer can take it in between.
-  if (signing >= SIGNING_SLOTS) await new Promise<void>((r) => waiting.push(r));
-  else signing++;
-  try {
-    return await new Promise((resolve, reject) =>
-      rsaSign("sha256", data, key, (err, signature) => (err ? reject(err) : resolve(signature))),
-    );
-  } finally {
-    const next = waiting.shift();
-    if (next) next();
-    else signing--;
-  }
-}
+/** The RSA operations of every signature this process makes: batched onto worker threads (sign-pool.ts). */
+const signing = new SignPool();
 
 export async function signDetached(content: Buffer, signer: Signer, signingTime: Date): Promise<Buffer> {
   const p = prepare(signer);
@@ -169,7 +138,7 @@ export async function signDetached(content: Buffer, signer: Signer, signingTime:
   // by their encodings. Verifiers (OpenSSL) re-encode, so the order we send must be the sorted one.
   attrs.sort(Buffer.compare);
   const attrsBody = Buffer.concat(attrs);
-  const signature = await rsaSignAsync(tlv(0x31, attrsBody), signer.key);
+  const signature = await signing.sign(tlv(0x31, attrsBody), signer.key);
   const signerInfo = tlv(
     0x30,
     INTEGER_1,

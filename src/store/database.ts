@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import { type Dialect, migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 import { DurableSqliteDialect } from "./sqlite-driver.js";
+import { WRITER_AUTOCHECKPOINT_PAGES } from "./wal-checkpointer.js";
 
 /**
  * pg only when the database is PostgreSQL: its thirty-odd modules were a tenth of the start-up of every
@@ -55,6 +56,8 @@ export async function openDatabase(options: { url?: string; sqlitePath: string }
     sqlite.pragma("synchronous = NORMAL");
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma("busy_timeout = 10000");
+    sqlite.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`); // the worker checkpoints first
+
     const dialect = new DurableSqliteDialect(sqlite, options.sqlitePath);
     opened = {
       db: new Kysely<Database>({ dialect }),

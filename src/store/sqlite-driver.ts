@@ -8,7 +8,8 @@
 //    One fsync covers every commit written before it started (the WAL is appended to in order), so
 //    commits arriving while one fsync runs share the next one: group commit without a batching delay.
 //    Checkpoints are safe as before: in WAL mode with synchronous=NORMAL SQLite syncs the WAL before a
-//    checkpoint copies it and the database after (https://sqlite.org/pragma.html#pragma_synchronous).
+//    checkpoint copies it and the database after (https://sqlite.org/pragma.html#pragma_synchronous);
+//    they run on a worker thread (wal-checkpointer.ts).
 //    A process crash loses nothing written (the page cache survives it); a power cut loses at most
 //    commits nobody was told about. Other connections may read a commit a fraction of a millisecond
 //    before it is durable; what leaves the process on the strength of a commit (a job claimed by the
@@ -32,6 +33,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from "kysely";
+import { WalCheckpointer } from "./wal-checkpointer.js";
 
 const fsync = promisify(fs.fsync);
 
@@ -116,6 +118,7 @@ class DurableSqliteConnection implements DatabaseConnection {
     private readonly db: SqliteDatabase.Database,
     private readonly statements: StatementCache,
     private readonly wal: FileSync,
+    private readonly checkpointer: WalCheckpointer,
   ) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
@@ -132,7 +135,10 @@ class DurableSqliteConnection implements DatabaseConnection {
     // COMMIT itself is read-only to SQLite (sqlite3_stmt_readonly); commitTransaction handles it.
     if (!stmt.readonly) {
       this.wal.written();
-      if (!this.db.inTransaction) await this.wal.sync();
+      if (!this.db.inTransaction) {
+        this.checkpointer.committed();
+        await this.wal.sync();
+      }
     }
     return result;
   }
@@ -153,10 +159,16 @@ class DurableSqliteDriver implements Driver {
   constructor(
     private readonly db: SqliteDatabase.Database,
     private readonly wal: FileSync,
+    private readonly checkpointer: WalCheckpointer,
   ) {}
 
   async init(): Promise<void> {
-    this.connection = new DurableSqliteConnection(this.db, new StatementCache(this.db), this.wal);
+    this.connection = new DurableSqliteConnection(
+      this.db,
+      new StatementCache(this.db),
+      this.wal,
+      this.checkpointer,
+    );
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -180,6 +192,7 @@ class DurableSqliteDriver implements Driver {
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw("commit"));
+    this.checkpointer.committed();
     await this.wal.sync();
   }
 
@@ -188,6 +201,8 @@ class DurableSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    // The checkpointer's connection first: the last connection to close checkpoints and removes the WAL.
+    await this.checkpointer.close();
     this.db.close();
     this.wal.close();
   }
@@ -195,16 +210,18 @@ class DurableSqliteDriver implements Driver {
 
 export class DurableSqliteDialect implements Dialect {
   readonly wal: FileSync;
+  readonly checkpointer: WalCheckpointer;
 
   constructor(
     private readonly db: SqliteDatabase.Database,
     path: string,
   ) {
     this.wal = new FileSync(`${path}-wal`);
+    this.checkpointer = new WalCheckpointer(path);
   }
 
   createDriver(): Driver {
-    return new DurableSqliteDriver(this.db, this.wal);
+    return new DurableSqliteDriver(this.db, this.wal, this.checkpointer);
   }
 
   createQueryCompiler(): QueryCompiler {

@@ -60,7 +60,11 @@ export function formalProblem(
 }
 
 /** A transaction to write the notice about when the original cannot even be read. */
-function fallbackTransaction(svc: ServiceContext, p: SubmitPayload, raw: Buffer): Transaction {
+function fallbackTransaction(
+  svc: ServiceContext,
+  p: Omit<SubmitPayload, "blobId">,
+  raw: Buffer,
+): Transaction {
   const subject = headerValues(raw, "subject")[0] ?? "";
   const msgId = /<[^<>\s]+>/.exec(headerValues(raw, "message-id")[0] ?? "")?.[0];
   return {
@@ -78,7 +82,31 @@ function fallbackTransaction(svc: ServiceContext, p: SubmitPayload, raw: Buffer)
 
 export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void> {
   const p = job.payload as SubmitPayload;
-  const raw = await svc.store.blobs.get(p.blobId);
+  await processSubmission(svc, p, await svc.store.blobs.get(p.blobId), job);
+}
+
+/**
+ * The access point's work done inside the SMTP session, before its 250: a submission that passes the
+ * checks is accepted, enveloped and routed (local recipients delivered) in one commit, with no `submit`
+ * job, no stored copy of the submission and no second transaction to claim and finish that job. Returns
+ * false, having written nothing, when the message takes the queued path instead: a failed formal check
+ * or a virus (whose notice and quarantine the job writes). Either way the 250 follows a durable commit,
+ * and a crash before it leaves nothing (pec-rules.md "Access point", RFC 6109 §3.1.1).
+ */
+export async function acceptNow(
+  svc: ServiceContext,
+  p: Omit<SubmitPayload, "blobId">,
+  raw: Buffer,
+): Promise<boolean> {
+  return processSubmission(svc, p, raw, null);
+}
+
+async function processSubmission(
+  svc: ServiceContext,
+  p: Omit<SubmitPayload, "blobId"> & { blobId?: string },
+  raw: Buffer,
+  job: Job | null,
+): Promise<boolean> {
   const now = svc.clock().getTime();
   let problem = formalProblem(raw, p, svc.config.smtp.maxTotalBytes);
   let opened: ReturnType<typeof openTransaction> | null = null;
@@ -102,6 +130,7 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
   }
 
   if (problem || virus || !opened) {
+    if (!job || p.blobId === undefined) return false;
     const notice = await buildNonAccettazione(
       svc.build,
       tx,
@@ -114,7 +143,7 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
         await svc.ts.quarantine(
           trx,
           {
-            blobId: p.blobId,
+            blobId: p.blobId!,
             identificativo: tx.identificativo,
             reason: `access point: ${virus}`,
             keepUntil: now + svc.config.pec.logRetentionMonths * MONTH_MS,
@@ -131,7 +160,7 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
       );
       await svc.ts.complete(trx, job, now);
     });
-    return;
+    return true;
   }
 
   const { enclosed } = opened;
@@ -160,10 +189,12 @@ export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void>
     if (!(err instanceof StoreError && err.code === "OVER_QUOTA")) throw err;
     await acceptAndRoute(svc, accepted, false);
   }
+  return true;
 }
 
 interface Accepted {
-  job: Job;
+  /** null: accepted straight from the SMTP session (acceptNow), no job row to finish */
+  job: Job | null;
   tx: Transaction;
   now: number;
   accBuilt: BuiltPec;
@@ -267,7 +298,7 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
       await svc.ts.advanceRecipient(trx, tx.identificativo, d.address, "delivered", now);
     await svc.ts.enqueue(trx, jobs, now);
     await commitRouted(svc, trx, acceptanceJobs, log, now);
-    await svc.ts.complete(trx, job, now);
+    if (job) await svc.ts.complete(trx, job, now);
   };
   // The acceptance goes into the sender's box in the same transaction as everything else: one commit.
   if (senderBox && senderInbox) {
@@ -296,6 +327,8 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
           : [sender([acc, ...receipts]), ...envelopes],
         { within: (trx) => bookkeeping(trx, []) },
       );
+      // Straight from an SMTP session nobody else looks at the queue: wake it for what was added.
+      if (jobs.length > 0) svc.wake();
       return;
     } catch (err) {
       if (!(err instanceof StoreError && err.code === "OVER_QUOTA")) throw err;
@@ -305,4 +338,5 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
   // A full box still gets its acceptance later, through the retried `store` job.
   const acceptance = await stored(svc, accBuilt);
   await svc.ts.transaction((trx) => bookkeeping(trx, [{ ...acceptance, recipients: [tx.mittente] }]));
+  svc.wake();
 }

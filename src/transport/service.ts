@@ -1,7 +1,8 @@
 // The PEC service of one process: the SMTP handlers of the access point (submission) and of the incoming
-// point (MX), and the queue worker behind them. An SMTP 250 is answered only once the message bytes are
-// durable and its job is committed (architecture.md "Data that must never be wrong"); everything the rules
-// require afterwards is done by jobs, so a crash delays it and never loses or doubles it.
+// point (MX), and the queue worker behind them. An SMTP 250 is answered only after a durable commit
+// (architecture.md "Data that must never be wrong"): of the whole acceptance when the access point could
+// do it in the session, of the message and its job otherwise. Everything the rules require afterwards is
+// done by jobs, so a crash delays it and never loses or doubles it.
 import { randomBytes } from "node:crypto";
 import { parseAddress } from "../accounts/addresses.js";
 import { verifyPassword } from "../accounts/passwords.js";
@@ -9,12 +10,14 @@ import type { LoadedConfig } from "../config/load.js";
 import { newIdentificativo } from "../pec/identificativo.js";
 import { ensureProviderKeys, ownProviderEntry } from "../pec/provider-keys.js";
 import { ProvidersIndex } from "../pec/providers-index.js";
+import { pooledRandomBytes } from "../pec/random-pool.js";
 import { type MxResolver, SmtpSender } from "../smtp/client.js";
 import { SMTP_ERRORS } from "../smtp/errors.js";
 import { parseRoutes } from "../smtp/routes.js";
 import type { SmtpEnvelope, SmtpHandlers } from "../smtp/server.js";
 import type { SqlMailStore, StagedBlobs } from "../store/sql-mail-store.js";
 import type { NewJob } from "../store/transport-store.js";
+import { acceptNow, type SubmitPayload } from "./access-point.js";
 import { ClamdScanner, type Scanner } from "./antivirus.js";
 import { type Clock, clockFromEnv } from "./clock.js";
 import { isLocal, isSystem, type ServiceContext } from "./context.js";
@@ -76,7 +79,7 @@ export class PecService {
         provider: { name: config.provider.name, domain: config.provider.domain },
         signer: keys.signer,
         now: clock,
-        random: randomBytes,
+        random: pooledRandomBytes(),
       },
       keys,
       config,
@@ -182,6 +185,22 @@ export class PecService {
     }
   }
 
+  /**
+   * The access point in the session (access-point.ts acceptNow); false sends the message to the queue.
+   * An error before the commit also falls back to the queue, which retries for ever. An error after it
+   * (the commit written, its fsync failed) must not: the same submission would be accepted twice, so the
+   * session is answered 451 and the message, already in the database, is at most once.
+   */
+  private async acceptNow(payload: Omit<SubmitPayload, "blobId">, raw: Buffer): Promise<boolean> {
+    try {
+      return await acceptNow(this.svc, payload, raw);
+    } catch (err) {
+      if (await this.svc.ts.getTransaction(payload.identificativo).catch(() => true)) throw err;
+      this.svc.warn(`submission ${payload.identificativo} goes to the queue`, err);
+      return false;
+    }
+  }
+
   /** Submission (587/465): the access point's SMTP side. */
   submissionHandlers(): SmtpHandlers {
     const svc = this.svc;
@@ -207,13 +226,11 @@ export class PecService {
         if (!parseAddress(address)) throw SMTP_ERRORS.badRecipient();
       },
       data: async (raw, env: SmtpEnvelope) => {
+        if (!env.user) throw SMTP_ERRORS.authRequired(); // the listener asks for AUTH before MAIL already
         const identificativo = newIdentificativo(svc.build.provider.domain, svc.clock(), svc.build.random);
-        await this.queue(
-          "submit",
-          raw,
-          { identificativo, mailFrom: env.mailFrom, rcptTo: env.rcptTo, user: env.user },
-          `submit:${identificativo}`,
-        );
+        const payload = { identificativo, mailFrom: env.mailFrom, rcptTo: env.rcptTo, user: env.user };
+        if (await this.acceptNow(payload, raw)) return `Ok: accepted as ${identificativo}`;
+        await this.queue("submit", raw, payload, `submit:${identificativo}`);
         return `Ok: queued as ${identificativo}`;
       },
       onError: (err) => svc.warn("submission", err),
