@@ -57,6 +57,11 @@ export async function openDatabase(options: { url?: string; sqlitePath: string }
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma("busy_timeout = 10000");
     sqlite.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`); // the worker checkpoints first
+    // Group commit runs each transaction of a batch in a SAVEPOINT, whose sub-journal keeps the original
+    // of every page it changes; past 64 KiB (16 pages, less than one PEC message) SQLite spills it to a
+    // temporary file, written with a syscall per page (https://sqlite.org/tempfiles.html §2.5). Kept in
+    // memory instead: a batch of 64 messages is a few MiB at most.
+    sqlite.pragma("temp_store = MEMORY");
 
     const dialect = new DurableSqliteDialect(sqlite, options.sqlitePath);
     opened = {

@@ -5,13 +5,14 @@
 // Lock order, to keep concurrent PostgreSQL transactions free of deadlocks: the mailbox row first (quota),
 // then folder rows in ascending id.
 import { EventEmitter } from "node:events";
-import type { Kysely, Selectable, Transaction } from "kysely";
+import type { Insertable, Kysely, Selectable, Transaction } from "kysely";
 import { parseAddress } from "../accounts/addresses.js";
 import { summarizeHeaders } from "../mime/header-summary.js";
 import type { BlobRef, BlobStore } from "./blob-store.js";
 import { applyFlags, decodeFlags, encodeFlags, normalizeFlags } from "./flags.js";
 import { isInbox, isSelfOrChild, normalizeFolderName, SEPARATOR } from "./folder-names.js";
 import { GroupCommit } from "./group-commit.js";
+import * as hot from "./hot-sql.js";
 import { InlineBlobStore, type InlineRow } from "./inline-blob-store.js";
 import type {
   ChangeEvent,
@@ -56,6 +57,30 @@ export const DEFAULT_FOLDERS: { name: string; specialUse: SpecialUse | null }[] 
 
 const DEFAULT_SETTINGS: MailboxSettings = { ordinaryMail: "refuse" };
 const MAILBOX_STATES: MailboxState[] = ["waiting-first-access", "active", "deactivated"];
+
+/** The columns of a message row, in the order the hot insert binds them (hot-sql.ts). */
+const MESSAGE_COLUMNS = [
+  "mailbox_id",
+  "folder_id",
+  "uid",
+  "modseq",
+  "flags",
+  "internal_date",
+  "size",
+  "blob_id",
+  "subject",
+  "from_addr",
+  "to_addrs",
+  "cc_addrs",
+  "date_header",
+  "message_id",
+  "in_reply_to",
+  "pec_type",
+  "pec_ref",
+  "pec_id",
+] as const satisfies readonly (keyof Insertable<MessagesTable>)[];
+const MESSAGE_COLUMN_LIST = hot.columnList(MESSAGE_COLUMNS);
+const CHANGE_COLUMNS = hot.columnList(["mailbox_id", "folder_id", "kind", "modseq", "uid", "at"]);
 
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
@@ -248,11 +273,14 @@ export class SqlMailStore implements MailStore {
   }
 
   async getMailbox(address: string): Promise<Mailbox | null> {
-    const row = await this.db
-      .selectFrom("mailboxes")
-      .selectAll()
-      .where("address", "=", address.trim().toLowerCase())
-      .executeTakeFirst();
+    const [row] = (
+      await hot.run<Selectable<MailboxesTable>>(
+        this.db,
+        this.backend,
+        'select * from "mailboxes" where "address" = ?',
+        [address.trim().toLowerCase()],
+      )
+    ).rows;
     return row ? toMailbox(row) : null;
   }
 
@@ -351,12 +379,14 @@ export class SqlMailStore implements MailStore {
   }
 
   async getFolder(mailboxId: number, name: string): Promise<Folder | null> {
-    const row = await this.db
-      .selectFrom("folders")
-      .selectAll()
-      .where("mailbox_id", "=", mailboxId)
-      .where("name", "=", normalizeFolderName(name))
-      .executeTakeFirst();
+    const [row] = (
+      await hot.run<Selectable<FoldersTable>>(
+        this.db,
+        this.backend,
+        'select * from "folders" where "mailbox_id" = ? and "name" = ?',
+        [mailboxId, normalizeFolderName(name)],
+      )
+    ).rows;
     return row ? toFolder(row) : null;
   }
 
@@ -496,14 +526,13 @@ export class SqlMailStore implements MailStore {
    * conditional UPDATE is atomic on both backends, so two concurrent appends cannot both squeeze in.
    */
   private async chargeQuota(trx: Tx, mailboxId: number, bytes: number): Promise<void> {
-    const row = await trx
-      .updateTable("mailboxes")
-      .set((eb) => ({ used_bytes: eb("used_bytes", "+", bytes) }))
-      .where("id", "=", mailboxId)
-      .where((eb) => eb(eb("used_bytes", "+", bytes), "<=", eb.ref("quota_bytes")))
-      .returning("used_bytes")
-      .executeTakeFirst();
-    if (row) return;
+    const charged = await hot.run(
+      trx,
+      this.backend,
+      'update "mailboxes" set "used_bytes" = "used_bytes" + ? where "id" = ? and "used_bytes" + ? <= "quota_bytes" returning "used_bytes"',
+      [bytes, mailboxId, bytes],
+    );
+    if (charged.rows.length > 0) return;
     const box = await trx
       .selectFrom("mailboxes")
       .select(["used_bytes", "quota_bytes"])
@@ -524,17 +553,14 @@ export class SqlMailStore implements MailStore {
     count: number,
     messageDelta: number,
   ): Promise<{ firstUid: number; firstModseq: number; folder: Selectable<FoldersTable> }> {
-    const folder = await trx
-      .updateTable("folders")
-      .set((eb) => ({
-        uidnext: eb("uidnext", "+", messageDelta > 0 ? count : 0),
-        highest_modseq: eb("highest_modseq", "+", count),
-        message_count: eb("message_count", "+", messageDelta),
-      }))
-      .where("id", "=", folderId)
-      .where("mailbox_id", "=", mailboxId)
-      .returningAll()
-      .executeTakeFirst();
+    const [folder] = (
+      await hot.run<Selectable<FoldersTable>>(
+        trx,
+        this.backend,
+        'update "folders" set "uidnext" = "uidnext" + ?, "highest_modseq" = "highest_modseq" + ?, "message_count" = "message_count" + ? where "id" = ? and "mailbox_id" = ? returning *',
+        [messageDelta > 0 ? count : 0, count, messageDelta, folderId, mailboxId],
+      )
+    ).rows;
     if (!folder) throw new StoreError("NO_SUCH_FOLDER", `no folder with id ${folderId} in this box`);
     return {
       firstUid: folder.uidnext - (messageDelta > 0 ? count : 0),
@@ -552,20 +578,12 @@ export class SqlMailStore implements MailStore {
     const at = this.now().getTime();
     const out: Change[] = [];
     for (const part of chunks(entries)) {
-      const rows = await trx
-        .insertInto("changes")
-        .values(
-          part.map((e) => ({
-            mailbox_id: mailboxId,
-            folder_id: folderId,
-            kind: e.kind,
-            modseq: e.modseq,
-            uid: e.uid,
-            at,
-          })),
-        )
-        .returningAll()
-        .execute();
+      const { rows } = await hot.run<Selectable<ChangesTable>>(
+        trx,
+        this.backend,
+        `insert into "changes" ${CHANGE_COLUMNS} values ${hot.valuesList(part.length, 6)} returning *`,
+        part.flatMap((e) => [mailboxId, folderId, e.kind, e.modseq, e.uid, at]),
+      );
       out.push(...rows.map(toChange));
     }
     return out;
@@ -776,13 +794,12 @@ export class SqlMailStore implements MailStore {
     const bytesOf = new Map(inline.map((r) => [r.id, r.data]));
     const uniqueBlobs = [...new Map(refs.map((r) => [r.id, r])).values()];
     for (const part of chunks(uniqueBlobs)) {
-      await trx
-        .insertInto("blobs")
-        .values(
-          part.map((r) => ({ id: r.id, size: r.size, created_at: now, data: bytesOf.get(r.id) ?? null })),
-        )
-        .onConflict((oc) => oc.column("id").doNothing())
-        .execute();
+      await hot.run(
+        trx,
+        this.backend,
+        `insert into "blobs" ("id", "size", "created_at", "data") values ${hot.valuesList(part.length, 4)} on conflict ("id") do nothing`,
+        part.flatMap((r) => [r.id, r.size, now, bytesOf.get(r.id) ?? null]),
+      );
     }
     const rows = items.map((item, i) => ({
       mailbox_id: mailboxId,
@@ -806,11 +823,18 @@ export class SqlMailStore implements MailStore {
     }));
     const messages = [];
     for (const part of chunks(rows)) {
-      const inserted = await trx
-        .insertInto("messages")
-        .values(part)
-        .returning(["id", "uid", "modseq", "blob_id", "size"])
-        .execute();
+      const { rows: inserted } = await hot.run<{
+        id: number;
+        uid: number;
+        modseq: number;
+        blob_id: string;
+        size: number;
+      }>(
+        trx,
+        this.backend,
+        `insert into "messages" ${MESSAGE_COLUMN_LIST} values ${hot.valuesList(part.length, MESSAGE_COLUMNS.length)} returning "id", "uid", "modseq", "blob_id", "size"`,
+        part.flatMap((r) => MESSAGE_COLUMNS.map((c) => r[c])),
+      );
       messages.push(
         ...inserted.map((m) => ({
           id: m.id,

@@ -8,6 +8,7 @@
 // - pec_quarantine: infected messages kept apart for 30 months; pec_notify: last new-mail notification.
 import { createHash, randomBytes } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
+import * as hot from "./hot-sql.js";
 import type { Dialect } from "./migrations.js";
 import type { Database } from "./schema.js";
 
@@ -159,6 +160,22 @@ export function logEntryHash(e: Omit<LogEntry, "hash">): string {
     )
     .digest("hex");
 }
+
+/** The columns of a registro row, in the order the hot insert binds them (hot-sql.ts). */
+const LOG_COLUMNS = [
+  "seq",
+  "at",
+  "event",
+  "identificativo",
+  "msgid",
+  "sender",
+  "recipients",
+  "subject",
+  "outcome",
+  "prev_hash",
+  "hash",
+] as const satisfies readonly (keyof PecLogTable)[];
+const LOG_COLUMN_LIST = hot.columnList(LOG_COLUMNS);
 
 export class JobLostError extends Error {
   override name = "JobLostError";
@@ -368,26 +385,19 @@ export class TransportStore {
     recipients: { address: string; tipo: string }[],
     now: number,
   ): Promise<void> {
-    const t = TransportStore.t(trx);
-    await t
-      .insertInto("pec_transactions")
-      .values({ identificativo, sender, tx: JSON.stringify(tx), created_at: now })
-      .onConflict((oc) => oc.column("identificativo").doNothing())
-      .execute();
+    await hot.run(
+      trx,
+      this.dialect,
+      'insert into "pec_transactions" ("identificativo", "sender", "tx", "created_at") values (?, ?, ?, ?) on conflict ("identificativo") do nothing',
+      [identificativo, sender, JSON.stringify(tx), now],
+    );
     if (recipients.length === 0) return;
-    await t
-      .insertInto("pec_recipients")
-      .values(
-        recipients.map((r) => ({
-          identificativo,
-          address: r.address.toLowerCase(),
-          tipo: r.tipo,
-          state: "pending",
-          updated_at: now,
-        })),
-      )
-      .onConflict((oc) => oc.columns(["identificativo", "address"]).doNothing())
-      .execute();
+    await hot.run(
+      trx,
+      this.dialect,
+      `insert into "pec_recipients" ("identificativo", "address", "tipo", "state", "updated_at") values ${hot.valuesList(recipients.length, 5)} on conflict ("identificativo", "address") do nothing`,
+      recipients.flatMap((r) => [identificativo, r.address.toLowerCase(), r.tipo, "pending", now]),
+    );
   }
 
   async getTransaction(identificativo: string): Promise<{ sender: string; tx: unknown } | null> {
@@ -425,25 +435,31 @@ export class TransportStore {
           ? ["pending", "taken"]
           : [];
     if (from.length === 0) return false;
-    const r = await TransportStore.t(trx)
-      .updateTable("pec_recipients")
-      .set({ state, updated_at: now })
-      .where("identificativo", "=", identificativo)
-      .where("address", "=", address.toLowerCase())
-      .where("state", "in", from)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    const r = await hot.run(
+      trx,
+      this.dialect,
+      `update "pec_recipients" set "state" = ?, "updated_at" = ? where "identificativo" = ? and "address" = ? and "state" in (${from.map(() => "?").join(", ")})`,
+      [state, now, identificativo, address.toLowerCase(), ...from],
+    );
+    return Number(r.numAffectedRows ?? 0) > 0;
   }
 
   // ------------------------------------------------------------------ registro
 
   async appendLog(trx: AnyTx, entries: LogEntryInput[], now: number): Promise<void> {
     if (entries.length === 0) return;
-    const t = TransportStore.t(trx);
-    // The head row is created by migration 0004-log-head.
-    let hq = t.selectFrom("pec_log_head").selectAll().where("id", "=", 1);
-    if (this.dialect === "postgres") hq = hq.forUpdate();
-    const head = await hq.executeTakeFirstOrThrow();
+    // The head row is created by migration 0004-log-head; on PostgreSQL other nodes wait for our commit.
+    const [head] = (
+      await hot.run<{ seq: number | string; hash: string }>(
+        trx,
+        this.dialect,
+        this.dialect === "postgres"
+          ? 'select "seq", "hash" from "pec_log_head" where "id" = 1 for update'
+          : 'select "seq", "hash" from "pec_log_head" where "id" = 1',
+        [],
+      )
+    ).rows;
+    if (!head) throw new Error("the registro head row is missing (migration 0004-log-head)");
     let seq = Number(head.seq);
     let prev = head.hash;
     const rows: PecLogTable[] = [];
@@ -477,8 +493,16 @@ export class TransportStore {
       });
       prev = hash;
     }
-    await t.insertInto("pec_log").values(rows).execute();
-    await t.updateTable("pec_log_head").set({ seq, hash: prev }).where("id", "=", 1).execute();
+    await hot.run(
+      trx,
+      this.dialect,
+      `insert into "pec_log" ${LOG_COLUMN_LIST} values ${hot.valuesList(rows.length, LOG_COLUMNS.length)}`,
+      rows.flatMap((r) => LOG_COLUMNS.map((c) => r[c])),
+    );
+    await hot.run(trx, this.dialect, 'update "pec_log_head" set "seq" = ?, "hash" = ? where "id" = 1', [
+      seq,
+      prev,
+    ]);
   }
 
   async logHead(): Promise<{ seq: number; hash: string }> {
