@@ -45,6 +45,16 @@ function policyOf(box: Mailbox): Policy {
 }
 
 /**
+ * Whether a recipient takes ordinary (not valid PEC) mail: an existing, open box whose policy is accept
+ * or forward. The MX keeps one SMTP transaction to recipients that all do or all do not (service.ts).
+ */
+export async function takesOrdinaryMail(svc: ServiceContext, address: string): Promise<boolean> {
+  if (isSystem(svc, address)) return false;
+  const box = await svc.store.getMailbox(address);
+  return Boolean(box && box.state !== "deactivated" && policyOf(box) !== "refuse");
+}
+
+/**
  * The decision the MX must give before answering DATA: which recipients take the message. Valid PEC is
  * taken for every recipient of our domains (the delivery point answers for unknown boxes with a notice);
  * anything else only for existing boxes whose policy is not refuse.
@@ -57,11 +67,7 @@ export async function mxAccepts(
   const verdict = assessIncoming(raw, svc.index);
   if (verdict.valid) return { valid: true, accepted: rcptTo, verdict };
   const accepted: string[] = [];
-  for (const r of rcptTo) {
-    if (isSystem(svc, r)) continue;
-    const box = await svc.store.getMailbox(r);
-    if (box && box.state !== "deactivated" && policyOf(box) !== "refuse") accepted.push(r);
-  }
+  for (const r of rcptTo) if (await takesOrdinaryMail(svc, r)) accepted.push(r);
   return { valid: false, accepted, verdict };
 }
 
