@@ -362,6 +362,27 @@ describe("two providers on loopback", { timeout: 120_000 }, () => {
     assert.equal((await readInbox(B, "anna")).filter((m) => m.subject.includes("Ordinaria 6b")).length, 0);
   });
 
+  test("the same envelope sent again (a lost 250) is delivered once and taken in charge once", async () => {
+    const tag = "Ripetuta 6c";
+    await submit(A, "elena", { to: B.address("bruno"), subject: tag, text: "Una volta sola." });
+    const [env] = await waitForTypes(B, "bruno", tag, ["posta-certificata"]);
+    const events = () =>
+      withProviderStore(B, async (s) => {
+        const out: string[] = [];
+        for await (const e of s.transport().logEntries())
+          if (e.subject === tag && e.sender === "elena@pec.alfa.it") out.push(e.event);
+        return out;
+      });
+    await waitFor("the first envelope's registro entries", async () =>
+      (await events()).includes("presa-in-carico"),
+    );
+    await sendToMx(B, { from: "elena@pec.alfa.it", to: ["bruno@pec.beta.it"] }, env!.raw);
+    await waitFor("the second copy handled", async () => (await events()).includes("busta-ripetuta"));
+    const e = await events();
+    assert.equal(e.filter((x) => x === "presa-in-carico").length, 1, e.join(", "));
+    assert.equal((await readInbox(B, "bruno")).filter((m) => m.subject.includes(tag)).length, 1);
+  });
+
   test("a tampered envelope is not valid PEC: refused for a refusing box, an anomaly for an accepting one", async () => {
     const tag = "Integro 7";
     await submit(A, "elena", { to: B.address("bruno"), subject: tag, text: "Testo originale." });
