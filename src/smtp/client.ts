@@ -11,12 +11,27 @@ export type MxResolver = (domain: string) => Promise<{ exchange: string; priorit
 export const systemMx: MxResolver = (domain) => dns.resolveMx(domain);
 
 export interface SendResult {
+  /** the server took the message, for every recipient but those below */
   ok: boolean;
-  /** recipients the server refused while taking the message for the others */
+  /** recipients refused for good at RCPT (5xx) */
   rejected: string[];
-  /** a 5xx answer: retrying will not help */
+  /** recipients refused for now at RCPT (4xx, e.g. 452 "send the rest later"): to be sent again */
+  deferred: string[];
+  /** (not ok) a 5xx answer: retrying will not help */
   permanent: boolean;
   response: string;
+}
+
+/** Each recipient nodemailer reports refused at RCPT, by the class of its reply (RFC 5321 §4.2.1). */
+function refusals(errors: unknown): { rejected: string[]; deferred: string[] } {
+  const rejected: string[] = [];
+  const deferred: string[] = [];
+  for (const e of (errors ?? []) as { recipient?: string; responseCode?: number }[]) {
+    if (!e.recipient) continue;
+    const list = (e.responseCode ?? 500) < 500 ? deferred : rejected;
+    list.push(e.recipient.toLowerCase());
+  }
+  return { rejected, deferred };
 }
 
 export class SmtpSender {
@@ -74,23 +89,44 @@ export class SmtpSender {
       return {
         ok: false,
         rejected: [],
+        deferred: [],
         permanent,
         response: `no route to ${domain}: ${code ?? (err as Error).message}`,
       };
     }
-    let last: SendResult = { ok: false, rejected: [], permanent: false, response: "no destination" };
+    let last: SendResult = {
+      ok: false,
+      rejected: [],
+      deferred: [],
+      permanent: false,
+      response: "no destination",
+    };
     for (const r of routes) {
       try {
         const info = await this.pool(r).sendMail({ envelope, raw });
-        const rejected = (info.rejected as (string | { address: string })[]).map((x) =>
-          (typeof x === "string" ? x : x.address).toLowerCase(),
-        );
-        return { ok: true, rejected, permanent: false, response: String(info.response ?? "") };
+        const { rejected, deferred } = refusals((info as { rejectedErrors?: unknown }).rejectedErrors);
+        // A refusal nodemailer lists without its reply counts as permanent, as before.
+        for (const x of info.rejected as (string | { address: string })[]) {
+          const a = (typeof x === "string" ? x : x.address).toLowerCase();
+          if (!rejected.includes(a) && !deferred.includes(a)) rejected.push(a);
+        }
+        return { ok: true, rejected, deferred, permanent: false, response: String(info.response ?? "") };
       } catch (err) {
-        const e = err as { responseCode?: number; response?: string; message: string };
+        const e = err as {
+          responseCode?: number;
+          response?: string;
+          message: string;
+          rejectedErrors?: unknown;
+        };
+        // Every recipient refused at RCPT: each by its own reply, so one deferral does not hold back
+        // a refusal for good, nor the other way round.
+        const each = refusals(e.rejectedErrors);
+        if (each.rejected.length + each.deferred.length === envelope.to.length)
+          return { ok: false, ...each, permanent: false, response: e.response ?? e.message };
         last = {
           ok: false,
           rejected: [],
+          deferred: [],
           permanent: (e.responseCode ?? 0) >= 500,
           response: e.response ?? e.message,
         };

@@ -231,6 +231,17 @@ export class TransportStore {
     }
   }
 
+  /** Which of these job keys are taken already (by a job in any state). */
+  async existingKeys(trx: AnyTx | null, keys: string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const rows = await (trx ? TransportStore.t(trx) : this.db)
+      .selectFrom("pec_jobs")
+      .select("job_key")
+      .where("job_key", "in", keys)
+      .execute();
+    return new Set(rows.map((r) => r.job_key));
+  }
+
   /**
    * Claims up to `limit` due jobs. PostgreSQL (several nodes): a lease and a token written to the row,
    * so a crashed node's jobs come back when the lease ends and a slow node cannot finish a job twice.

@@ -45,6 +45,16 @@ function policyOf(box: Mailbox): Policy {
 }
 
 /**
+ * Whether a recipient takes ordinary (not valid PEC) mail: an existing, open box whose policy is accept
+ * or forward. The MX keeps one SMTP transaction to recipients that all do or all do not (service.ts).
+ */
+export async function takesOrdinaryMail(svc: ServiceContext, address: string): Promise<boolean> {
+  if (isSystem(svc, address)) return false;
+  const box = await svc.store.getMailbox(address);
+  return Boolean(box && box.state !== "deactivated" && policyOf(box) !== "refuse");
+}
+
+/**
  * The decision the MX must give before answering DATA: which recipients take the message. Valid PEC is
  * taken for every recipient of our domains (the delivery point answers for unknown boxes with a notice);
  * anything else only for existing boxes whose policy is not refuse.
@@ -57,11 +67,7 @@ export async function mxAccepts(
   const verdict = assessIncoming(raw, svc.index);
   if (verdict.valid) return { valid: true, accepted: rcptTo, verdict };
   const accepted: string[] = [];
-  for (const r of rcptTo) {
-    if (isSystem(svc, r)) continue;
-    const box = await svc.store.getMailbox(r);
-    if (box && box.state !== "deactivated" && policyOf(box) !== "refuse") accepted.push(r);
-  }
+  for (const r of rcptTo) if (await takesOrdinaryMail(svc, r)) accepted.push(r);
   return { valid: false, accepted, verdict };
 }
 
@@ -116,18 +122,32 @@ export async function handleIncoming(svc: ServiceContext, job: Job): Promise<voi
       });
       return;
     }
+    const deliverKey = (r: string) => `deliver:${tx.identificativo}:${r}`;
+    // The same envelope again (the other provider lost our 250 and retried): its recipients are delivered
+    // once by the job keys, and the sender's provider must not hear a second presa in carico for them.
+    const known = await svc.ts.existingKeys(null, boxes.map(deliverKey));
+    const fresh = boxes.filter((r) => !known.has(deliverKey(r)));
     const routed: Routed[] = [];
-    if (mailReceipt && boxes.length > 0)
-      routed.push(await stored(svc, await buildPresaInCarico(svc.build, tx, mailReceipt, boxes)));
-    const jobs: NewJob[] = boxes.map((r) => ({
+    if (mailReceipt && fresh.length > 0)
+      routed.push(await stored(svc, await buildPresaInCarico(svc.build, tx, mailReceipt, fresh)));
+    const jobs: NewJob[] = fresh.map((r) => ({
       kind: "deliver",
-      key: `deliver:${tx.identificativo}:${r}`,
+      key: deliverKey(r),
       payload: { identificativo: tx.identificativo, envelopeBlobId: p.blobId, rcpt: r, origin: "remote" },
       runAt: now,
     }));
     await svc.ts.transaction(async (trx) => {
-      await svc.ts.enqueue(trx, jobs, now);
-      await commitRouted(svc, trx, routed, [logOf(tx, "presa-in-carico", "preso in carico", boxes)], now);
+      // Checked again where it counts: a copy handled meanwhile by another job has committed its keys.
+      const taken = await svc.ts.existingKeys(
+        trx,
+        jobs.map((j) => j.key),
+      );
+      const repeat = boxes.length > 0 && taken.size === jobs.length;
+      const log = repeat
+        ? [logOf(tx, "busta-ripetuta", "busta ricevuta di nuovo: già presa in carico", boxes)]
+        : [logOf(tx, "presa-in-carico", "preso in carico", fresh)];
+      await svc.ts.enqueue(trx, jobs, now); // keys already taken are left as they are
+      await commitRouted(svc, trx, repeat ? [] : routed, log, now);
       await svc.ts.complete(trx, job, now);
     });
     return;

@@ -21,7 +21,7 @@ import { acceptNow, type SubmitPayload } from "./access-point.js";
 import { ClamdScanner, type Scanner } from "./antivirus.js";
 import { type Clock, clockFromEnv } from "./clock.js";
 import { isLocal, isSystem, type ServiceContext } from "./context.js";
-import { mxAccepts } from "./incoming-point.js";
+import { mxAccepts, takesOrdinaryMail } from "./incoming-point.js";
 import { Worker } from "./worker.js";
 
 export interface PecServiceOptions {
@@ -242,10 +242,20 @@ export class PecService {
     const svc = this.svc;
     return {
       mailFrom: async () => undefined,
-      rcptTo: async (address) => {
+      rcptTo: async (address, env) => {
         const parsed = parseAddress(address);
         if (!parsed) throw SMTP_ERRORS.badRecipient();
         if (!isLocal(svc, parsed.address) && !isSystem(svc, parsed.address)) throw SMTP_ERRORS.relayDenied();
+        // DATA has one answer for every recipient (RFC 5321 §3.3), and for ordinary mail that answer
+        // depends on each box's policy: a box that refuses it beside one that takes it would be dropped
+        // without a word. Such a recipient is deferred with 452 4.5.3 (RFC 5321 §4.5.3.1.10), and the
+        // sending server brings it in a transaction of its own.
+        const first = env.rcptTo[0];
+        if (
+          first !== undefined &&
+          (await takesOrdinaryMail(svc, first)) !== (await takesOrdinaryMail(svc, parsed.address))
+        )
+          throw SMTP_ERRORS.tooManyRecipients();
       },
       data: async (raw, env) => {
         const rcpts = env.rcptTo.map((r) => r.toLowerCase());

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import nodemailer from "nodemailer";
 import { readPec } from "../../src/pec/reader.js";
 import { runCli } from "../helpers/cli.js";
 import {
@@ -329,6 +330,57 @@ describe("two providers on loopback", { timeout: 120_000 }, () => {
     );
     assert.ok(fwd.raw.includes("Subject: Ordinaria 6"));
     assert.equal((await readInbox(B, "inoltro")).length, 0);
+  });
+
+  test("ordinary mail to a box that takes it and one that refuses it: the second is deferred at RCPT, then refused on its own", async () => {
+    const raw = `From: Luca <luca@ordinaria.it>\r\nTo: aperta@pec.beta.it, anna@pec.beta.it\r\nSubject: Ordinaria 6b\r\nMessage-ID: <ord6b@ordinaria.it>\r\n\r\nCiao a entrambi.\r\n`;
+    const t = nodemailer.createTransport({
+      host: "127.0.0.1",
+      port: B.smtpPort,
+      secure: false,
+      ignoreTLS: true,
+      name: "mx.sender.example",
+    });
+    try {
+      const info = await t.sendMail({
+        envelope: { from: "luca@ordinaria.it", to: ["aperta@pec.beta.it", "anna@pec.beta.it"] },
+        raw,
+      });
+      // One DATA answer cannot be 250 for one box and 550 for the other: the refusing box is left for a
+      // transaction of its own (452 4.5.3), where it is refused (not dropped without a word).
+      assert.deepEqual(info.accepted, ["aperta@pec.beta.it"]);
+      assert.deepEqual(info.rejected, ["anna@pec.beta.it"]);
+      assert.match(String(info.rejectedErrors?.[0]?.response), /^452 4\.5\.3 /);
+      await waitForTypes(B, "aperta", "Ordinaria 6b", ["errore"]);
+      await assert.rejects(
+        t.sendMail({ envelope: { from: "luca@ordinaria.it", to: ["anna@pec.beta.it"] }, raw }),
+        (err: { responseCode?: number }) => err.responseCode === 550,
+      );
+    } finally {
+      t.close();
+    }
+    assert.equal((await readInbox(B, "anna")).filter((m) => m.subject.includes("Ordinaria 6b")).length, 0);
+  });
+
+  test("the same envelope sent again (a lost 250) is delivered once and taken in charge once", async () => {
+    const tag = "Ripetuta 6c";
+    await submit(A, "elena", { to: B.address("bruno"), subject: tag, text: "Una volta sola." });
+    const [env] = await waitForTypes(B, "bruno", tag, ["posta-certificata"]);
+    const events = () =>
+      withProviderStore(B, async (s) => {
+        const out: string[] = [];
+        for await (const e of s.transport().logEntries())
+          if (e.subject === tag && e.sender === "elena@pec.alfa.it") out.push(e.event);
+        return out;
+      });
+    await waitFor("the first envelope's registro entries", async () =>
+      (await events()).includes("presa-in-carico"),
+    );
+    await sendToMx(B, { from: "elena@pec.alfa.it", to: ["bruno@pec.beta.it"] }, env!.raw);
+    await waitFor("the second copy handled", async () => (await events()).includes("busta-ripetuta"));
+    const e = await events();
+    assert.equal(e.filter((x) => x === "presa-in-carico").length, 1, e.join(", "));
+    assert.equal((await readInbox(B, "bruno")).filter((m) => m.subject.includes(tag)).length, 1);
   });
 
   test("a tampered envelope is not valid PEC: refused for a refusing box, an anomaly for an accepting one", async () => {
