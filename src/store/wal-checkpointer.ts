@@ -46,7 +46,7 @@ export interface CheckpointResult {
 }
 
 export class WalCheckpointer {
-  private readonly worker: Worker;
+  private worker: Worker | null = null;
   private commits = 0;
   private running = false;
   private again = false;
@@ -58,20 +58,28 @@ export class WalCheckpointer {
   lastError: string | null = null;
   count = 0;
 
-  constructor(path: string) {
+  constructor(private readonly path: string) {}
+
+  /**
+   * The thread starts at the first checkpoint, not when the store opens: booting it (a Node context and
+   * better-sqlite3) costs ~0.1 s of CPU, which a CLI command that commits a few times would pay for nothing.
+   */
+  private thread(): Worker {
+    if (this.worker) return this.worker;
     const module = createRequire(import.meta.url).resolve("better-sqlite3");
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, module } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path: this.path, module } });
+    this.worker = worker;
     // An idle checkpointer must not keep a process alive (CLI commands open the store and exit); one at
     // work does, so that what waits for it is answered.
-    this.worker.unref();
-    this.worker.on("message", (m: (CheckpointResult & { busy: number }) | { error: string }) => {
+    worker.unref();
+    worker.on("message", (m: (CheckpointResult & { busy: number }) | { error: string }) => {
       if ("error" in m) this.lastError = m.error;
       else {
         this.last = { log: m.log, checkpointed: m.checkpointed };
         this.count++;
       }
       this.running = false;
-      this.worker.unref();
+      worker.unref();
       if (this.again && !this.closed) {
         this.again = false;
         this.start();
@@ -79,16 +87,17 @@ export class WalCheckpointer {
         for (const w of this.waiters.splice(0)) w();
       }
     });
-    this.worker.once("exit", () => {
+    worker.once("exit", () => {
       this.exited = true;
       this.running = false;
       for (const w of this.waiters.splice(0)) w();
     });
-    this.worker.on("error", (err) => {
+    worker.on("error", (err) => {
       this.lastError = String(err);
       this.running = false;
       for (const w of this.waiters.splice(0)) w();
     });
+    return worker;
   }
 
   /** A commit was written: every so many, a checkpoint on the worker. */
@@ -112,9 +121,10 @@ export class WalCheckpointer {
   }
 
   private start(): void {
+    const worker = this.thread();
     this.running = true;
-    this.worker.ref();
-    this.worker.postMessage("checkpoint");
+    worker.ref();
+    worker.postMessage("checkpoint");
   }
 
   /** Waits for a running checkpoint, then closes the worker's connection and ends the thread. */
@@ -123,10 +133,11 @@ export class WalCheckpointer {
     this.closed = true;
     this.again = false;
     await this.settled();
-    if (this.exited) return;
-    const exited = new Promise<void>((r) => this.worker.once("exit", () => r()));
-    this.worker.ref();
-    this.worker.postMessage("close");
+    const worker = this.worker;
+    if (!worker || this.exited) return;
+    const exited = new Promise<void>((r) => worker.once("exit", () => r()));
+    worker.ref();
+    worker.postMessage("close");
     await exited;
   }
 }
