@@ -6,7 +6,8 @@
 // measured in the same run too (`doveadm backup -R` into a third account). Peak memory is the largest
 // resident size of the process tree, sampled every 20 ms; CPU s its CPU time (user + system) at the last
 // sample. The source Dovecot's own CPU (serving the reads) is in neither tool's figure.
-// BENCH_MIGRATE_SCALE scales the box (default 1).
+// BENCH_MIGRATE_SCALE scales the box (default 1); BENCH_NODE_ARGS adds options to our copies' node
+// (e.g. "--cpu-prof --cpu-prof-dir=DIR", which NODE_OPTIONS refuses).
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -158,7 +159,8 @@ export default async function run(): Promise<void> {
       "--json",
     ];
     const env = { DOMICILIO_SOURCE_PASSWORD: dc.password };
-    const ours = await measure(process.execPath, [bin, ...args], env);
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const ours = await measure(process.execPath, [...nodeArgs, bin, ...args], env);
     const report = JSON.parse(ours.stdout.trim().split("\n").pop() ?? "{}");
     if (ours.status !== 0 || !report.verified)
       throw new Error(`domicilio migrate failed: ${ours.stderr}${ours.stdout.slice(0, 500)}`);
