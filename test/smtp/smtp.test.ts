@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import nodemailer from "nodemailer";
+import { SMTPServer } from "smtp-server";
 import { readPec } from "../../src/pec/reader.js";
 import { SmtpSender } from "../../src/smtp/client.js";
 import { parseRoutes } from "../../src/smtp/routes.js";
@@ -15,6 +16,7 @@ import { formalProblem } from "../../src/transport/access-point.js";
 import { runCli } from "../helpers/cli.js";
 import {
   createProvider,
+  freePort,
   opensslVerifies,
   PASSWORD,
   type Provider,
@@ -61,6 +63,46 @@ test("outbound destinations come from DOMICILIO_ROUTES first, then from the inje
   assert.deepEqual(await sender.destinations("nomx.it"), [{ host: "nomx.it", port: 25 }]);
   assert.deepEqual(asked, ["other.it", "nomx.it"]);
   sender.close();
+});
+
+test("the sender reports each recipient the other server refuses at RCPT by its reply: for good (5xx) or for now (4xx)", async () => {
+  // A real SMTP server on loopback: `ok` is taken, `no` refused for good, `later` deferred.
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ["STARTTLS", "AUTH"],
+    logger: false,
+    onRcptTo(address, _session, cb) {
+      const local = address.address.split("@")[0];
+      if (local === "no") return cb(Object.assign(new Error("No such user"), { responseCode: 550 }));
+      if (local === "later")
+        return cb(Object.assign(new Error("Too many recipients"), { responseCode: 452 }));
+      cb();
+    },
+    onData(stream, _session, cb) {
+      stream.resume();
+      stream.on("end", () => cb());
+    },
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()));
+  const sender = new SmtpSender({ routes: parseRoutes(`arrivo.it=127.0.0.1:${port}`), name: "pec.alfa.it" });
+  const raw = Buffer.from("From: a@pec.alfa.it\r\nTo: x@arrivo.it\r\nSubject: s\r\n\r\nTesto.\r\n");
+  const send = (to: string[]) =>
+    sender.send("arrivo.it", { from: "a@pec.alfa.it", to: to.map((l) => `${l}@arrivo.it`) }, raw);
+  try {
+    const some = await send(["ok", "no", "later"]);
+    assert.equal(some.ok, true);
+    assert.deepEqual([some.rejected, some.deferred], [["no@arrivo.it"], ["later@arrivo.it"]]);
+    // Nobody taken: still told apart, so a deferral does not hold back a refusal for good, nor the reverse.
+    const none = await send(["no", "later"]);
+    assert.equal(none.ok, false);
+    assert.deepEqual([none.rejected, none.deferred], [["no@arrivo.it"], ["later@arrivo.it"]]);
+    const all = await send(["ok"]);
+    assert.deepEqual([all.ok, all.rejected, all.deferred], [true, [], []]);
+  } finally {
+    sender.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });
 
 describe("the access point's formal checks", () => {
