@@ -119,10 +119,14 @@ export class SmtpSender {
           rejectedErrors?: unknown;
         };
         // Every recipient refused at RCPT: each by its own reply, so one deferral does not hold back
-        // a refusal for good, nor the other way round.
+        // a refusal for good, nor the other way round. All of them for good: no other host will do
+        // better. Some only for now: the next MX host may take them (RFC 5321 §5.1), so it is tried.
         const each = refusals(e.rejectedErrors);
-        if (each.rejected.length + each.deferred.length === envelope.to.length)
-          return { ok: false, ...each, permanent: false, response: e.response ?? e.message };
+        if (each.rejected.length + each.deferred.length === envelope.to.length) {
+          last = { ok: false, ...each, permanent: false, response: e.response ?? e.message };
+          if (each.deferred.length === 0) return last;
+          continue;
+        }
         last = {
           ok: false,
           rejected: [],

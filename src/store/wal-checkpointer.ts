@@ -121,7 +121,16 @@ export class WalCheckpointer {
   }
 
   private start(): void {
-    const worker = this.thread();
+    let worker: Worker;
+    try {
+      worker = this.thread();
+    } catch (err) {
+      // Called between a COMMIT and its fsync: never throw there. The writer's own automatic checkpoint
+      // (WRITER_AUTOCHECKPOINT_PAGES) keeps the WAL bounded without us.
+      this.lastError = String(err);
+      this.exited = true;
+      return;
+    }
     this.running = true;
     worker.ref();
     worker.postMessage("checkpoint");

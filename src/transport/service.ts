@@ -249,10 +249,13 @@ export class PecService {
         // DATA has one answer for every recipient (RFC 5321 §3.3), and for ordinary mail that answer
         // depends on each box's policy: a box that refuses it beside one that takes it would be dropped
         // without a word. Such a recipient is deferred with 452 4.5.3 (RFC 5321 §4.5.3.1.10), and the
-        // sending server brings it in a transaction of its own.
+        // sending server brings it in a transaction of its own. Not when the sender is at a provider of
+        // the index: that is certified mail, which every box takes, and a sender that wrongly treats a
+        // 452 as final would turn the deferral into a non-delivery.
         const first = env.rcptTo[0];
         if (
           first !== undefined &&
+          svc.index.classify(env.mailFrom) !== "certificato" &&
           (await takesOrdinaryMail(svc, first)) !== (await takesOrdinaryMail(svc, parsed.address))
         )
           throw SMTP_ERRORS.tooManyRecipients();

@@ -5,7 +5,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes, verify } from "node:
 import { test } from "node:test";
 import { SignPool } from "../../src/pec/sign-pool.js";
 
-test("signatures asked for together come back each for its own data and key; a bad request fails alone", async () => {
+test("signatures asked for together come back each for its own data and key", async () => {
   const a = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const b = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const pool = new SignPool(2);
@@ -21,16 +21,30 @@ test("signatures asked for together come back each for its own data and key; a b
       const other = it.pair === a ? b : a;
       assert.ok(!verify("sha256", it.data, other.publicKey, signatures[i]!), `signature ${i} is its key's`);
     });
-    // A public key cannot sign: that request is refused, its neighbours in the batch are not.
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a request that cannot be signed fails alone, its neighbours in the same batch are signed", async () => {
+  const a = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  // One thread with a signature in flight: the three asked for next wait, and travel as one batch.
+  const pool = new SignPool(1);
+  try {
+    const first = pool.sign(randomBytes(100), a.privateKey);
     const results = await Promise.allSettled([
       pool.sign(Buffer.from("uno"), a.privateKey),
+      // A public key cannot sign.
       pool.sign(Buffer.from("due"), createPublicKey(a.privateKey)),
       pool.sign(Buffer.from("tre"), a.privateKey),
     ]);
+    await first;
     assert.deepEqual(
       results.map((r) => r.status),
       ["fulfilled", "rejected", "fulfilled"],
     );
+    const uno = results[0] as PromiseFulfilledResult<Buffer>;
+    assert.ok(verify("sha256", Buffer.from("uno"), a.publicKey, uno.value));
   } finally {
     await pool.close();
   }

@@ -105,6 +105,57 @@ test("the sender reports each recipient the other server refuses at RCPT by its 
   }
 });
 
+test("when the first MX host defers every recipient, the next one is tried (RFC 5321 §5.1)", async () => {
+  const got: string[] = [];
+  const start = async (answer: (cb: (err?: Error) => void) => void, name: string) => {
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ["STARTTLS", "AUTH"],
+      logger: false,
+      onRcptTo: (_address, _session, cb) => answer(cb),
+      onData(stream, _session, cb) {
+        stream.resume();
+        stream.on("end", () => {
+          got.push(name);
+          cb();
+        });
+      },
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()));
+    return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
+  };
+  // The primary's lookup backend is down: 451 for everyone. The backup takes the message.
+  const primary = await start(
+    (cb) => cb(Object.assign(new Error("Temporary lookup failure"), { responseCode: 451 })),
+    "primary",
+  );
+  const backup = await start((cb) => cb(), "backup");
+  // Two MX hosts on ephemeral loopback ports (real MX lookups always mean port 25).
+  class TwoHosts extends SmtpSender {
+    override async destinations() {
+      return [
+        { host: "127.0.0.1", port: primary.port },
+        { host: "127.0.0.1", port: backup.port },
+      ];
+    }
+  }
+  const sender = new TwoHosts({ routes: new Map(), name: "pec.alfa.it" });
+  try {
+    const r = await sender.send(
+      "arrivo.it",
+      { from: "a@pec.alfa.it", to: ["x@arrivo.it"] },
+      Buffer.from("From: a@pec.alfa.it\r\nTo: x@arrivo.it\r\nSubject: s\r\n\r\nTesto.\r\n"),
+    );
+    assert.deepEqual([r.ok, r.rejected, r.deferred], [true, [], []]);
+    assert.deepEqual(got, ["backup"]);
+  } finally {
+    sender.close();
+    await primary.close();
+    await backup.close();
+  }
+});
+
 describe("the access point's formal checks", () => {
   const msg = (head: string) => Buffer.from(`${head}\r\nSubject: s\r\n\r\nbody\r\n`);
   const ok = { mailFrom: "a@pec.x.it", rcptTo: ["b@pec.y.it"], user: "a@pec.x.it" };
