@@ -82,6 +82,13 @@ function fallbackTransaction(
 
 export async function handleSubmit(svc: ServiceContext, job: Job): Promise<void> {
   const p = job.payload as SubmitPayload;
+  // Accepted already: the session's own commit landed although the session could not tell (a commit
+  // whose outcome was lost with its connection, service.ts acceptNow) and queued the message. Only an
+  // acceptance writes the transaction row, in the commit of everything it did: nothing is left to do.
+  if (await svc.ts.getTransaction(p.identificativo)) {
+    await svc.ts.transaction((trx) => svc.ts.complete(trx, job, svc.clock().getTime()));
+    return;
+  }
   await processSubmission(svc, p, await svc.store.blobs.get(p.blobId), job);
 }
 

@@ -121,3 +121,25 @@ test("a failure after the commit is answered with an error and queues nothing: t
     assert.deepEqual(await subjects(store, SENDER), ["ACCETTAZIONE: Dopo", "CONSEGNA: Dopo"]);
   });
 });
+
+test("a commit whose outcome the session could not learn is not accepted twice by the queued job", async () => {
+  await withService("uncertain-commit", async ({ service, store, jobs }) => {
+    const real = store.appendToMany.bind(store);
+    let failures = 0;
+    store.appendToMany = async (...args) => {
+      const out = await real(...args);
+      if (failures++ === 0) throw new Error("connection lost during COMMIT (injected)");
+      return out;
+    };
+    // The session's check does not see the commit yet (a PostgreSQL connection lost mid-COMMIT).
+    const ts = service.svc.ts;
+    const realGet = ts.getTransaction.bind(ts);
+    let lookups = 0;
+    ts.getTransaction = async (id) => (lookups++ === 0 ? null : realGet(id));
+    const reply = await service.submissionHandlers().data(message("Incerto"), envelope);
+    assert.match(reply, /^Ok: queued as domicilio\./);
+    await waitFor("the queued submission is finished", async () => (await jobs()).includes("submit:done:1"));
+    assert.deepEqual(await subjects(store, RCPT), ["POSTA CERTIFICATA: Incerto"]);
+    assert.deepEqual(await subjects(store, SENDER), ["ACCETTAZIONE: Incerto", "CONSEGNA: Incerto"]);
+  });
+});
