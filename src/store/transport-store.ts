@@ -205,8 +205,14 @@ export class TransportStore {
 
   // ------------------------------------------------------------------ jobs
 
-  async enqueue(trx: AnyTx, jobs: NewJob[], now: number): Promise<void> {
+  /**
+   * Adds jobs; a key already taken (by a job in any state) is left as it is. Returns the keys added: on
+   * PostgreSQL the one answer that sees a concurrent transaction's uncommitted keys, since an insert
+   * waits for it (ON CONFLICT).
+   */
+  async enqueue(trx: AnyTx, jobs: NewJob[], now: number): Promise<string[]> {
     const t = TransportStore.t(trx);
+    const added: string[] = [];
     for (let i = 0; i < jobs.length; i += 200) {
       const part = jobs.slice(i, i + 200);
       await t
@@ -227,14 +233,17 @@ export class TransportStore {
           })),
         )
         .onConflict((oc) => oc.column("job_key").doNothing())
-        .execute();
+        .returning("job_key")
+        .execute()
+        .then((rows) => added.push(...rows.map((r) => r.job_key)));
     }
+    return added;
   }
 
   /** Which of these job keys are taken already (by a job in any state). */
-  async existingKeys(trx: AnyTx | null, keys: string[]): Promise<Set<string>> {
+  async existingKeys(keys: string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
-    const rows = await (trx ? TransportStore.t(trx) : this.db)
+    const rows = await this.db
       .selectFrom("pec_jobs")
       .select("job_key")
       .where("job_key", "in", keys)

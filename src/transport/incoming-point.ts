@@ -125,7 +125,7 @@ export async function handleIncoming(svc: ServiceContext, job: Job): Promise<voi
     const deliverKey = (r: string) => `deliver:${tx.identificativo}:${r}`;
     // The same envelope again (the other provider lost our 250 and retried): its recipients are delivered
     // once by the job keys, and the sender's provider must not hear a second presa in carico for them.
-    const known = await svc.ts.existingKeys(null, boxes.map(deliverKey));
+    const known = await svc.ts.existingKeys(boxes.map(deliverKey));
     const fresh = boxes.filter((r) => !known.has(deliverKey(r)));
     const routed: Routed[] = [];
     if (mailReceipt && fresh.length > 0)
@@ -137,16 +137,13 @@ export async function handleIncoming(svc: ServiceContext, job: Job): Promise<voi
       runAt: now,
     }));
     await svc.ts.transaction(async (trx) => {
-      // Checked again where it counts: a copy handled meanwhile by another job has committed its keys.
-      const taken = await svc.ts.existingKeys(
-        trx,
-        jobs.map((j) => j.key),
-      );
-      const repeat = boxes.length > 0 && taken.size === jobs.length;
+      // Decided where it counts: by the keys this commit adds. A copy handled meanwhile by another job
+      // has taken them (on PostgreSQL this insert waits for that job's commit rather than missing it).
+      const added = await svc.ts.enqueue(trx, jobs, now);
+      const repeat = boxes.length > 0 && added.length === 0;
       const log = repeat
         ? [logOf(tx, "busta-ripetuta", "busta ricevuta di nuovo: già presa in carico", boxes)]
         : [logOf(tx, "presa-in-carico", "preso in carico", fresh)];
-      await svc.ts.enqueue(trx, jobs, now); // keys already taken are left as they are
       await commitRouted(svc, trx, repeat ? [] : routed, log, now);
       await svc.ts.complete(trx, job, now);
     });
