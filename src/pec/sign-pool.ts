@@ -109,8 +109,8 @@ export class SignPool {
   /** Everything waiting goes, in one batch per idle thread; a busy pool collects the next batch. */
   private dispatch(): void {
     if (this.waiting.length === 0) return;
-    let idle = this.threads.filter((t) => !t.dead && t.inFlight === null);
     for (let i = this.threads.length - 1; i >= 0; i--) if (this.threads[i]!.dead) this.threads.splice(i, 1);
+    let idle = this.threads.filter((t) => t.inFlight === null);
     while (idle.length === 0 && this.threads.length < this.size) {
       const t = new SigningThread(() => this.dispatch());
       this.threads.push(t);

@@ -215,7 +215,7 @@ export class TransportStore {
     const added: string[] = [];
     for (let i = 0; i < jobs.length; i += 200) {
       const part = jobs.slice(i, i + 200);
-      await t
+      const rows = await t
         .insertInto("pec_jobs")
         .values(
           part.map((j) => ({
@@ -234,8 +234,8 @@ export class TransportStore {
         )
         .onConflict((oc) => oc.column("job_key").doNothing())
         .returning("job_key")
-        .execute()
-        .then((rows) => added.push(...rows.map((r) => r.job_key)));
+        .execute();
+      added.push(...rows.map((r) => r.job_key));
     }
     return added;
   }

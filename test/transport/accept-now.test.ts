@@ -72,6 +72,18 @@ async function withService(
   }
 }
 
+/** The store's next append fails once, before its commit or after it (fault injection). */
+function failNextAppend(store: SqlMailStore, when: "before" | "after", message: string): void {
+  const real = store.appendToMany.bind(store);
+  let failures = 0;
+  store.appendToMany = async (...args) => {
+    if (when === "before" && failures++ === 0) throw new Error(message);
+    const out = await real(...args);
+    if (when === "after" && failures++ === 0) throw new Error(message);
+    return out;
+  };
+}
+
 const envelope = { mailFrom: SENDER, rcptTo: [RCPT], user: SENDER, remoteAddress: "127.0.0.1" };
 
 test("a submission is accepted in the session: acceptance, envelope and delivery receipt, and no job", async () => {
@@ -87,12 +99,7 @@ test("a submission is accepted in the session: acceptance, envelope and delivery
 
 test("a store failure before the commit sends the submission to the queue, which delivers it once", async () => {
   await withService("before-commit", async ({ service, store, jobs }) => {
-    const real = store.appendToMany.bind(store);
-    let failures = 0;
-    store.appendToMany = async (...args) => {
-      if (failures++ === 0) throw new Error("disk I/O error (injected)");
-      return real(...args);
-    };
+    failNextAppend(store, "before", "disk I/O error (injected)");
     const reply = await service.submissionHandlers().data(message("Coda"), envelope);
     assert.match(reply, /^Ok: queued as domicilio\./);
     await waitFor("the queued submission is processed", async () => (await jobs()).includes("submit:done:1"));
@@ -103,13 +110,7 @@ test("a store failure before the commit sends the submission to the queue, which
 
 test("a failure after the commit is answered with an error and queues nothing: the message is there once", async () => {
   await withService("after-commit", async ({ service, store, jobs }) => {
-    const real = store.appendToMany.bind(store);
-    let failures = 0;
-    store.appendToMany = async (...args) => {
-      const out = await real(...args);
-      if (failures++ === 0) throw new Error("fsync failed (injected)");
-      return out;
-    };
+    failNextAppend(store, "after", "fsync failed (injected)");
     await assert.rejects(
       service.submissionHandlers().data(message("Dopo"), envelope),
       /fsync failed \(injected\)/,
@@ -124,13 +125,7 @@ test("a failure after the commit is answered with an error and queues nothing: t
 
 test("a commit whose outcome the session could not learn is not accepted twice by the queued job", async () => {
   await withService("uncertain-commit", async ({ service, store, jobs }) => {
-    const real = store.appendToMany.bind(store);
-    let failures = 0;
-    store.appendToMany = async (...args) => {
-      const out = await real(...args);
-      if (failures++ === 0) throw new Error("connection lost during COMMIT (injected)");
-      return out;
-    };
+    failNextAppend(store, "after", "connection lost during COMMIT (injected)");
     // The session's check does not see the commit yet (a PostgreSQL connection lost mid-COMMIT).
     const ts = service.svc.ts;
     const realGet = ts.getTransaction.bind(ts);
