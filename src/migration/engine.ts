@@ -2,29 +2,33 @@
 // keywords and INTERNALDATE, verified, resumable after a crash at any point, and fast on re-runs.
 //
 // Phases (the states a member sees):
-//   In preparazione — log in to the source, LIST every folder (RFC 3501 §6.3.8, RFC 6154 attributes),
-//     plan the folder mapping (folder-map.ts), and scan every folder with one cheap
-//     `UID FETCH 1:* (FLAGS RFC822.SIZE)`; compare with the ledger to know exactly what is missing and
-//     which flags changed; check the new box's quota for the missing bytes. Nothing is written to the
-//     box in this phase, so a quota that is too small leaves it untouched.
+//   In preparazione — log in to the source, LIST every folder (RFC 3501 §6.3.8, RFC 6154 attributes)
+//     on imapflow's control connection, plan the folder mapping (folder-map.ts), and scan every folder
+//     with one cheap `UID FETCH 1:* (UID FLAGS RFC822.SIZE)` on a connection of our own
+//     (body-connection.ts); compare with the ledger to know exactly what is missing and which flags
+//     changed; check the new box's quota for the missing bytes. Nothing is written to the box in this
+//     phase, so a quota that is too small leaves it untouched.
 //   Copia in corso — create the folders, then several workers (one source connection each, within the
-//     source's connection limits, opened while the scan runs) take chunks of the folders, largest first:
-//     `UID FETCH set (UID FLAGS INTERNALDATE BODY.PEEK[])`. A fetched chunk's bytes are staged at once
-//     (the store writes the large ones as files, fsynced) while earlier chunks commit; its rows then
-//     commit in the folder's order, one store transaction per chunk. Each message is held in memory once
-//     (imapflow's literal buffer, handed to the store as is), and a worker holds one chunk at a time.
+//     source's connection limits, opened while the scan runs; the scan's own becomes the first) take
+//     chunks of the folders, largest first: `UID FETCH set (UID FLAGS INTERNALDATE BODY.PEEK[])`. A
+//     fetched chunk's bytes are staged at once (the store writes the large ones as files, fsynced) while
+//     earlier chunks commit; its rows then commit in the folder's order, one store transaction per chunk.
+//     Each message is held in memory once, as the socket's own chunks (imap-response.ts, never joined:
+//     message-bytes.ts), and a worker holds one chunk at a time.
 //   Copiato — every folder verified: every source UID has a ledger row whose target message exists with
 //     the same sha-256 (the store names blobs by their sha-256, so this compares the bytes we received
 //     with the bytes it stored) and the source's flags. Otherwise Errore, with the reason.
 //
 // See ledger.ts for why a SIGKILL between the store commit and the ledger commit never doubles a message.
-import { createHash } from "node:crypto";
 import type { ImapFlow } from "imapflow";
+import { blobIdOf } from "../store/blob-store.js";
+import { byteLengthOf } from "../store/message-bytes.js";
+import { BodyConnection } from "./body-connection.js";
 import { classifyConnectError, MigrationError } from "./errors.js";
 import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
+import type { FetchedBody } from "./imap-response.js";
 import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
-import { fetchSelected, scanSelected } from "./scan.js";
-import { connectSource, type OpenedSource, openControl } from "./source.js";
+import { type OpenedSource, openControl } from "./source.js";
 import type {
   AppendItem,
   ImapEndpoint,
@@ -162,9 +166,13 @@ function cleanFlags(flags: Iterable<string> | undefined): string[] {
     .filter(Boolean);
 }
 
-function sha256(b: Uint8Array): string {
-  return createHash("sha256").update(b).digest("hex");
+/** INTERNALDATE as the server wrote it (RFC 9051 §9 date-time, which Date reads); now when absent or unreadable. */
+function internalDateOf(text: string | undefined): Date {
+  const d = text === undefined ? new Date() : new Date(text);
+  return Number.isNaN(d.getTime()) ? new Date() : d;
 }
+
+const sha256 = blobIdOf;
 
 export function sourceId(ep: ImapEndpoint): string {
   return `${ep.user.trim().toLowerCase()}@${ep.host.toLowerCase()}:${ep.port}`;
@@ -192,10 +200,14 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     emit({ type: "state", state, label: STATE_LABELS[state], ...(error ? { error } : {}) });
   };
   const clients: ImapFlow[] = [];
+  /** The copy workers' connections (body-connection.ts). */
+  const bodies: BodyConnection[] = [];
   const sessions: TargetSession[] = [];
   let releaseLock: (() => Promise<void>) | null = null;
   /** Worker connections being opened ahead (see openSpares): settled before the end. */
-  let pendingSpares: Promise<ImapFlow | null>[] = [];
+  let pendingSpares: Promise<BodyConnection | null>[] = [];
+  /** The control connection's logout, once its LIST is done. */
+  let controlGone: Promise<unknown> | null = null;
   setState("preparing");
   try {
     // ---- In preparazione -------------------------------------------------------------------------
@@ -204,6 +216,18 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     const source = opened.source;
     clients.push(control);
     report.stats.connections++;
+    // The scan's connection, our own (body-connection.ts), logs in while the control one lists; it then
+    // becomes the first copy worker's. The control connection (imapflow: LIST with its extensions,
+    // NAMESPACE) is given up after the LIST, so the old server sees at most --connections of ours.
+    const openBody = async () => {
+      const c = await BodyConnection.open(source);
+      bodies.push(c);
+      report.stats.connections++;
+      return c;
+    };
+    // With a single connection allowed, the scanner waits for the control connection's logout.
+    const scannerOpening = connections > 1 ? openBody() : null;
+    scannerOpening?.catch(() => {}); // awaited below
     await o.target.open();
     releaseLock = await o.ledger.lockTarget();
     const listed = await control.list();
@@ -217,22 +241,20 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       subscribed: f.subscribed === true,
     }));
     const plan = planFolders(sourceFolders, { namespacePrefix });
+    // The control connection's work is done: its logout's round trip runs beside the scan.
+    clients.splice(clients.indexOf(control), 1);
+    controlGone = control.logout().catch(() => control.close());
+    const scanner = await (scannerOpening ?? controlGone.then(openBody));
     // The workers' connections are opened while this one scans, as soon as a folder shows more
     // messages than the ledger knows of: a login is several round trips, and the copy starts with
     // every connection at once. A run with nothing new opens none.
-    const spares: Promise<ImapFlow | null>[] = [];
+    const spares: Promise<BodyConnection | null>[] = [];
     const openSpares = () => {
       if (spares.length > 0) return;
       for (let i = 1; i < connections; i++) {
         spares.push(
-          connectSource(source).then(
-            (c) => {
-              clients.push(c);
-              report.stats.connections++;
-              return c;
-            },
-            () => null, // the worker tries again, and reports what goes wrong
-          ),
+          // The worker tries again if this fails, and reports what goes wrong.
+          controlGone!.then(openBody).catch(() => null),
         );
       }
     };
@@ -257,28 +279,21 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       if (p.skipped) fr.skipped = p.skipped;
       report.folders.push(fr);
       if (p.skipped || !p.selectable) continue;
-      let lock: Awaited<ReturnType<ImapFlow["getMailboxLock"]>>;
+      let opened: { uidValidity: number; exists: number };
       try {
-        lock = await control.getMailboxLock(p.source, { readOnly: true });
+        opened = await scanner.examine(p.source);
       } catch (err) {
         // A folder the server lists but refuses to open: reported, the others are copied.
-        if (!control.usable) throw err;
+        if (!scanner.usable) throw err;
         fr.verified = false;
         addError(fr, `la cartella non si apre sul vecchio server: ${(err as Error).message ?? err}`);
         continue;
       }
       const scan = new Map<number, ScannedMessage>();
-      let uidValidity = 0;
-      try {
-        const box = control.mailbox;
-        if (!box) throw new MigrationError("INTERNAL", `cartella ${p.source} non selezionabile`);
-        uidValidity = Number(box.uidValidity);
-        if (spares.length === 0 && box.exists > (await o.ledger.countRows(p.source))) openSpares();
-        if (box.exists > 0) {
-          await scanSelected(control, (m) => scan.set(m.uid, { flags: cleanFlags(m.flags), size: m.size }));
-        }
-      } finally {
-        lock.release();
+      const uidValidity = opened.uidValidity;
+      if (spares.length === 0 && opened.exists > (await o.ledger.countRows(p.source))) openSpares();
+      if (opened.exists > 0) {
+        await scanner.scan((m) => scan.set(m.uid, { flags: cleanFlags(m.flags), size: m.size }));
       }
       fr.sourceMessages = scan.size;
       works.push({
@@ -483,27 +498,14 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       claimTargetUid?: number;
     }
 
-    const worker = async (first: Promise<ImapFlow | null> | null) => {
-      const opened = first ? await first : null;
-      let conn: { src: ImapFlow } | null = opened ? { src: opened } : null;
+    const worker = async (first: Promise<BodyConnection | null> | null) => {
+      let conn: BodyConnection | null = first ? await first : null;
       let ts: TargetSession | null = null;
-      let lock: { release(): void } | null = null;
       let selected: FolderWork | null = null;
-      const release = () => {
-        try {
-          lock?.release();
-        } catch {
-          // connection gone
-        }
-        lock = null;
-        selected = null;
-      };
       const select = async (w: FolderWork) => {
         if (selected === w) return;
-        release();
-        lock = await conn!.src.getMailboxLock(w.plan.source, { readOnly: true });
-        const box = conn!.src.mailbox;
-        if (!box || Number(box.uidValidity) !== w.uidValidity) {
+        selected = null;
+        if ((await conn!.examine(w.plan.source)).uidValidity !== w.uidValidity) {
           throw new MigrationError(
             "SOURCE_CHANGED",
             `UIDVALIDITY di ${w.plan.source} cambiata durante la copia`,
@@ -514,11 +516,9 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       // A server that drops the connection on a message it cannot read (Dovecot does) costs one
       // reconnection, not the copy.
       const reconnect = async (w: FolderWork) => {
-        release();
-        conn!.src.close();
-        conn!.src = await connectSource(source);
-        clients.push(conn!.src);
-        report.stats.connections++;
+        selected = null;
+        conn!.close();
+        conn = await openBody();
         await select(w);
       };
 
@@ -530,16 +530,13 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         // Only the chunk's UIDs: an answer for any other (a server's unsolicited FETCH carrying a
         // body would be odd, but it must not become a message of this chunk).
         const wanted = new Set(c.uids);
-        const accept = (m: {
-          uid: number;
-          source?: Buffer;
-          flags?: Iterable<string>;
-          internalDate?: Date | string;
-        }) => {
-          const bytes = m.source!;
+        const accept = (m: FetchedBody) => {
+          // The socket's chunks as they came, never joined here (message-bytes.ts).
+          const bytes = m.body.length === 1 ? m.body[0]! : m.body;
+          const size = byteLengthOf(bytes);
           received.add(m.uid);
           report.stats.bodiesFetched++;
-          report.stats.bytesFetched += bytes.length;
+          report.stats.bytesFetched += size;
           // A store names what it keeps by the sha-256 of the bytes and tells us; hash here only when
           // the target does not, or when unclaimed messages of the box must be matched by content.
           const hash = o.target.hashesContent && g.orphans.size === 0 ? "" : sha256(bytes);
@@ -547,20 +544,20 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           const f: Fetched = {
             uid: m.uid,
             hash,
-            item: { bytes, flags, internalDate: new Date(m.internalDate ?? Date.now()) },
+            item: { bytes, size, flags, internalDate: internalDateOf(m.internalDate) },
           };
           const pool = hash ? g.orphans.get(hash) : undefined;
           if (pool && pool.length > 0) f.claimTargetUid = pool.shift()!;
           out.push(f);
         };
         try {
-          await fetchSelected(conn!.src, uidSet(c.uids), (m) => {
+          await conn!.fetchBodies(uidSet(c.uids), (m) => {
             if (!received.has(m.uid) && wanted.has(m.uid)) accept(m);
           });
         } catch (err) {
           if (err instanceof MigrationError) throw err;
           // Whatever the batch did not deliver is asked for one by one below.
-          if (!conn!.src.usable) await reconnect(w);
+          if (!conn!.usable) await reconnect(w);
         }
         // One broken message must not stop the rest: ask for each missing one alone; what still fails
         // is reported per message and the copy goes on.
@@ -568,18 +565,13 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           if (received.has(uid)) continue;
           let reason = "il server non ha restituito il messaggio";
           try {
-            const m = await conn!.src.fetchOne(
-              String(uid),
-              { uid: true, flags: true, internalDate: true, source: true },
-              { uid: true },
-            );
-            if (m !== false && m.source) {
-              accept(m);
-              continue;
-            }
+            await conn!.fetchBodies(String(uid), (m) => {
+              if (m.uid === uid && !received.has(uid)) accept(m);
+            });
+            if (received.has(uid)) continue;
           } catch (err) {
             reason = `il server non riesce a leggere il messaggio (${(err as Error).message ?? err})`;
-            if (!conn!.src.usable) await reconnect(w);
+            if (!conn!.usable) await reconnect(w);
           }
           fr.failed++;
           messagesDone++;
@@ -604,7 +596,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           uidValidity: w.uidValidity,
           uid: f.uid,
           hash: f.hash || hash || sha256(f.item.bytes),
-          size: f.item.bytes.length,
+          size: f.item.size,
           flags: flagsKey(f.item.flags),
           targetFolder: g.targetName,
           targetUidValidity,
@@ -628,10 +620,10 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         // After the target committed (ledger.ts: a crash here leaves orphans the next run claims).
         await o.ledger.insert(rows);
         for (const r of rows) w.rows.set(r.uid, r);
-        const b = fetched.reduce((s, f) => s + f.item.bytes.length, 0);
+        const b = fetched.reduce((s, f) => s + f.item.size, 0);
         fr.copied += toAppend.length;
         fr.alreadyPresent += claimed.length;
-        report.totals.bytes += toAppend.reduce((s, f) => s + f.item.bytes.length, 0);
+        report.totals.bytes += toAppend.reduce((s, f) => s + f.item.size, 0);
         messagesDone += fetched.length;
         bytesDone += b;
         progress(fr.source);
@@ -642,11 +634,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           const c = chunks.shift();
           if (!c) break;
           try {
-            if (!conn) {
-              conn = { src: await connectSource(source) };
-              clients.push(conn.src);
-              report.stats.connections++;
-            }
+            conn ??= await openBody();
             if (!ts) {
               ts = await o.target.session();
               sessions.push(ts);
@@ -681,15 +669,15 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           }
         }
       } finally {
-        release();
+        selected = null;
       }
     };
 
     const parallel = Math.max(1, Math.min(connections, chunks.length));
+    // The scanner's connection is the first worker's.
+    const firstBody = Promise.resolve(scanner.usable ? scanner : null);
     await Promise.all(
-      Array.from({ length: parallel }, (_, i) =>
-        worker(i === 0 ? Promise.resolve(control) : (spares[i - 1] ?? null)),
-      ),
+      Array.from({ length: parallel }, (_, i) => worker(i === 0 ? firstBody : (spares[i - 1] ?? null))),
     );
     // Chunks nobody took after a fatal error must not leave waiters behind.
     for (const c of chunks) c.done();
@@ -759,9 +747,13 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     setState("error", { code: e.code, message: e.message });
   } finally {
     await Promise.allSettled(pendingSpares); // a connection still opening would outlive the run
+    await controlGone;
     // Side by side: each LOGOUT is a round trip to a server that may be far away.
     await Promise.all(sessions.map((s) => s.release().catch(() => {})));
-    await Promise.all(clients.map((c) => c.logout().catch(() => c.close())));
+    await Promise.all([
+      ...clients.map((c) => c.logout().catch(() => c.close())),
+      ...bodies.map((b) => b.logout()),
+    ]);
     await o.target.close().catch(() => {});
     await releaseLock?.().catch(() => {});
   }

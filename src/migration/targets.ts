@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import type { ImapFlow } from "imapflow";
+import { joinBytes, type MessageBytes } from "../store/message-bytes.js";
 import type { SqlMailStore, StagedBlobs } from "../store/sql-mail-store.js";
 import type { SpecialUse } from "../store/types.js";
 import { classifyConnectError, MigrationError } from "./errors.js";
@@ -26,7 +27,10 @@ export interface TargetFolderState {
 }
 
 export interface AppendItem {
-  bytes: Buffer;
+  /** Whole, or the chunks the source sent (message-bytes.ts). */
+  bytes: MessageBytes;
+  /** The bytes' length. */
+  size: number;
   flags: string[];
   internalDate: Date;
 }
@@ -376,7 +380,7 @@ export class ImapTarget implements MigrationTarget {
         const uids: number[] = [];
         let uidValidity = 0;
         for (const it of items) {
-          const res = await c.append(this.path(name), it.bytes, it.flags, it.internalDate);
+          const res = await c.append(this.path(name), joinBytes(it.bytes), it.flags, it.internalDate);
           if (res === false || !res.uid) {
             throw new MigrationError(
               "INTERNAL",

@@ -2,6 +2,7 @@
 // to read the message bytes again. Works on the raw header block (RFC 5322 §2.2): unfolds, decodes
 // encoded words (RFC 2047) and never throws on malformed input.
 import libmime from "libmime";
+import { leadingBytes, type MessageBytes } from "../store/message-bytes.js";
 import type { HeaderSummary } from "../store/types.js";
 
 /** Headers beyond this are not summarised (the bytes are still stored whole). */
@@ -57,8 +58,12 @@ function parseDate(value: string | undefined): Date | null {
   return Number.isNaN(t) ? null : new Date(t);
 }
 
-export function summarizeHeaders(bytes: Uint8Array): HeaderSummary {
-  const h = parseHeaderBlock(bytes);
+export function summarizeHeaders(bytes: MessageBytes): HeaderSummary {
+  // A message in chunks: its first chunk when the header block ends there (nearly always), else just
+  // enough leading chunks for the longest block summarised.
+  const lead = bytes instanceof Uint8Array ? bytes : bytes[0];
+  const block = lead && headerEnd(lead) < lead.byteLength ? lead : leadingBytes(bytes, MAX_HEADER_BYTES + 2);
+  const h = parseHeaderBlock(block);
   const first = (name: string) => h.get(name)?.[0];
   return {
     subject: decode(first("subject")),

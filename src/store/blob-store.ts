@@ -8,6 +8,7 @@ import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
+import { byteLengthOf, type MessageBytes } from "./message-bytes.js";
 
 export interface BlobRef {
   id: string;
@@ -17,8 +18,11 @@ export interface BlobRef {
 export interface BlobStore {
   /** Stores the bytes durably (when it resolves, a crash cannot lose them) and returns their name. */
   put(bytes: Uint8Array): Promise<BlobRef>;
-  /** put() for a batch: the same guarantee, with each directory made durable once for the batch. */
-  putMany(items: readonly Uint8Array[]): Promise<BlobRef[]>;
+  /**
+   * put() for a batch: the same guarantee, with each directory made durable once for the batch. An item
+   * may be a message in the chunks it arrived in (message-bytes.ts).
+   */
+  putMany(items: readonly MessageBytes[]): Promise<BlobRef[]>;
   /** Stores a stream without holding it whole in memory. */
   putStream(source: AsyncIterable<Uint8Array>): Promise<BlobRef>;
   get(id: string): Promise<Buffer>;
@@ -47,6 +51,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 
 const fsOpen = promisify(fs.open);
 const fsWrite = promisify(fs.write);
+const fsWritev = promisify(fs.writev);
 const fsFsync = promisify(fs.fsync);
 const fsClose = promisify(fs.close);
 
@@ -54,20 +59,35 @@ const fsClose = promisify(fs.close);
  * Writes a new file (O_EXCL) whole, fsynced when asked. Plain descriptors rather than FileHandle: a
  * migration writes thousands of blobs a second and FileHandle's per-object bookkeeping showed in profiles.
  */
-async function writeWhole(path: string, bytes: Uint8Array, sync: boolean): Promise<void> {
+async function writeWhole(path: string, bytes: MessageBytes, sync: boolean): Promise<void> {
   const fd = await fsOpen(path, "wx", 0o600);
   try {
-    let off = 0;
-    while (off < bytes.byteLength)
-      off += (await fsWrite(fd, bytes, off, bytes.byteLength - off)).bytesWritten;
+    if (bytes instanceof Uint8Array) {
+      let off = 0;
+      while (off < bytes.byteLength)
+        off += (await fsWrite(fd, bytes, off, bytes.byteLength - off)).bytesWritten;
+    } else {
+      // The chunks as they are, one system call for many (a short write resumes where it stopped).
+      let rest = bytes.filter((c) => c.byteLength > 0);
+      while (rest.length > 0) {
+        let written = (await fsWritev(fd, rest as NodeJS.ArrayBufferView[])).bytesWritten;
+        let i = 0;
+        while (i < rest.length && written >= rest[i]!.byteLength) written -= rest[i++]!.byteLength;
+        rest = rest.slice(i);
+        if (written > 0) rest[0] = rest[0]!.subarray(written);
+      }
+    }
     if (sync) await fsFsync(fd);
   } finally {
     await fsClose(fd);
   }
 }
 
-export function blobIdOf(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+export function blobIdOf(bytes: MessageBytes): string {
+  const h = createHash("sha256");
+  if (bytes instanceof Uint8Array) h.update(bytes);
+  else for (const c of bytes) h.update(c);
+  return h.digest("hex");
 }
 
 export class FsBlobStore implements BlobStore {
@@ -98,8 +118,8 @@ export class FsBlobStore implements BlobStore {
     return (await this.putMany([bytes]))[0]!;
   }
 
-  async putMany(items: readonly Uint8Array[]): Promise<BlobRef[]> {
-    const refs = items.map((bytes) => ({ id: blobIdOf(bytes), size: bytes.byteLength }));
+  async putMany(items: readonly MessageBytes[]): Promise<BlobRef[]> {
+    const refs = items.map((bytes) => ({ id: blobIdOf(bytes), size: byteLengthOf(bytes) }));
     const firstIndex = new Map<string, number>();
     refs.forEach((r, i) => {
       if (!firstIndex.has(r.id)) firstIndex.set(r.id, i);

@@ -11,6 +11,7 @@
 import { Readable } from "node:stream";
 import type { Kysely, Transaction } from "kysely";
 import { type BlobRef, type BlobStore, blobIdOf } from "./blob-store.js";
+import { byteLengthOf, joinBytes, type MessageBytes } from "./message-bytes.js";
 import type { Database } from "./schema.js";
 
 /** Rows per INSERT: keeps a statement's parameters well under SQLite's and PostgreSQL's limits. */
@@ -39,20 +40,16 @@ export class InlineBlobStore implements BlobStore {
    * Splits a batch: large blobs are written to files now (durable when this resolves), small ones are
    * returned for the caller to insert with `insertInline` inside the transaction that references them.
    */
-  async stage(items: readonly Uint8Array[]): Promise<{ refs: BlobRef[]; inline: InlineRow[] }> {
+  async stage(items: readonly MessageBytes[]): Promise<{ refs: BlobRef[]; inline: InlineRow[] }> {
     const refs: BlobRef[] = new Array(items.length);
     const large: number[] = [];
     const inline = new Map<string, InlineRow>();
     items.forEach((bytes, i) => {
-      if (this.isInline(bytes.byteLength)) {
+      const size = byteLengthOf(bytes);
+      if (this.isInline(size)) {
         const id = blobIdOf(bytes);
-        refs[i] = { id, size: bytes.byteLength };
-        if (!inline.has(id))
-          inline.set(id, {
-            id,
-            size: bytes.byteLength,
-            data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-          });
+        refs[i] = { id, size };
+        if (!inline.has(id)) inline.set(id, { id, size, data: joinBytes(bytes) });
       } else large.push(i);
     });
     if (large.length > 0) {
@@ -82,7 +79,7 @@ export class InlineBlobStore implements BlobStore {
     return (await this.putMany([bytes]))[0]!;
   }
 
-  async putMany(items: readonly Uint8Array[]): Promise<BlobRef[]> {
+  async putMany(items: readonly MessageBytes[]): Promise<BlobRef[]> {
     const { refs, inline } = await this.stage(items);
     if (inline.length > 0) await this.transact((trx) => this.insertInline(trx, inline, Date.now()));
     return refs;

@@ -21,6 +21,7 @@ import type {
   MailStore,
   NewMailbox,
 } from "./mail-store.js";
+import { byteLengthOf, isMessageBytes, type MessageBytes } from "./message-bytes.js";
 import type { ChangesTable, Database, FoldersTable, MailboxesTable, MessagesTable } from "./schema.js";
 import { type AnyTx, TransportStore } from "./transport-store.js";
 import {
@@ -737,8 +738,7 @@ export class SqlMailStore implements MailStore {
   ): Promise<PreparedAppend> {
     if (inputs.length === 0) throw new StoreError("INVALID_INPUT", "nothing to append");
     const items = inputs.map((input) => {
-      if (!(input.bytes instanceof Uint8Array))
-        throw new StoreError("INVALID_INPUT", "message bytes missing");
+      if (!isMessageBytes(input.bytes)) throw new StoreError("INVALID_INPUT", "message bytes missing");
       const internalDate = input.internalDate ?? this.now();
       if (Number.isNaN(internalDate.getTime()))
         throw new StoreError("INVALID_INPUT", "invalid internal date");
@@ -749,7 +749,7 @@ export class SqlMailStore implements MailStore {
         summary: summarizeHeaders(input.bytes),
       };
     });
-    const total = inputs.reduce((n, i) => n + i.bytes.byteLength, 0);
+    const total = inputs.reduce((n, i) => n + byteLengthOf(i.bytes), 0);
     const box = known?.id === mailboxId ? known : await this.getMailboxById(mailboxId);
     if (!box) throw new StoreError("NO_SUCH_MAILBOX", `no box with id ${mailboxId}`);
     // Fail before writing any blob when the batch cannot fit; the transaction below re-checks atomically.
@@ -766,7 +766,7 @@ export class SqlMailStore implements MailStore {
     if (staged) {
       if (
         staged.refs.length !== inputs.length ||
-        staged.refs.some((r, i) => r.size !== inputs[i]!.bytes.byteLength)
+        staged.refs.some((r, i) => r.size !== byteLengthOf(inputs[i]!.bytes))
       )
         throw new StoreError("INVALID_INPUT", "staged blobs do not match the messages");
       return { mailboxId, folderId, items, total, refs: staged.refs, inline: [], staged };
@@ -893,7 +893,7 @@ export class SqlMailStore implements MailStore {
    * files when this resolves, small ones are written by `write(trx)` inside that transaction, so they
    * become durable with (and only with) the rows that point at them.
    */
-  async stageBlobs(items: readonly Uint8Array[]): Promise<StagedBlobs> {
+  async stageBlobs(items: readonly MessageBytes[]): Promise<StagedBlobs> {
     if (!this.inline) return { refs: await this.blobs.putMany(items), write: async () => {} };
     const { refs, inline } = await this.inline.stage(items);
     return {

@@ -4,6 +4,7 @@
 // Vocabulary: a *mailbox* is a member's PEC box (one address, one password, one quota); a *folder* is
 // what IMAP calls a mailbox (INBOX, Sent, …). Folder names are stored as Unicode with "/" as the
 // hierarchy separator; the IMAP layer translates to modified UTF-7 (RFC 3501 §5.1.3) on the wire.
+import type { MessageBytes } from "./message-bytes.js";
 
 export type MailboxState = "waiting-first-access" | "active" | "deactivated";
 
@@ -78,8 +79,8 @@ export interface MessageMeta extends HeaderSummary, PecMeta {
 }
 
 export interface AppendInput {
-  /** The exact bytes to store; never altered. */
-  bytes: Uint8Array;
+  /** The exact bytes to store, whole or as the chunks they arrived in (message-bytes.ts); never altered. */
+  bytes: MessageBytes;
   flags?: string[];
   internalDate?: Date;
   /** PEC identificativo when the caller has read the daticert (delivery point, migration). */
