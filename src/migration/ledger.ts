@@ -16,7 +16,7 @@
 // needs no entry in the store's migration list.
 import { hostname } from "node:os";
 import SqliteDatabase from "better-sqlite3";
-import { type Kysely, Kysely as KyselyCtor, SqliteDialect, sql } from "kysely";
+import { type Kysely, Kysely as KyselyCtor, SqliteDialect, sql } from "../store/kysely.js";
 import { MigrationError } from "./errors.js";
 
 export interface LedgerTable {

@@ -1,6 +1,6 @@
 // Opens the metadata database: embedded SQLite (better-sqlite3, WAL) or PostgreSQL (pg), behind kysely.
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect } from "./kysely.js";
 import { type Dialect, migrateToLatest } from "./migrations.js";
 import type { Database } from "./schema.js";
 import { DurableSqliteDialect } from "./sqlite-driver.js";

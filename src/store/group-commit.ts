@@ -6,7 +6,8 @@
 // wrong"); a crash before that loses the whole batch, none of which was answered. Fewer, larger commits
 // also write fewer WAL pages: the pages every job touches (queue, registro head, folder counters) are
 // written once per batch. Not used on PostgreSQL, where transactions run side by side on a pool.
-import { type Kysely, sql, type Transaction } from "kysely";
+import type { Transaction } from "kysely";
+import { type Kysely, sql } from "./kysely.js";
 
 interface Item<DB> {
   fn: (trx: Transaction<DB>) => Promise<unknown>;

@@ -4,7 +4,8 @@
 // the 18-column message row, against 4 µs for running it (bench/pec-service.ts profiles: kysely's own
 // code was about a tenth of the event loop with some twenty statements a message). The text here is the
 // same SQL kysely wrote for both dialects; `?` placeholders become `$n` for PostgreSQL.
-import { CompiledQuery, type QueryResult } from "kysely";
+import type { QueryResult } from "kysely";
+import { CompiledQuery } from "./kysely.js";
 import type { Dialect } from "./migrations.js";
 
 interface Executor {

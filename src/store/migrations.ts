@@ -1,6 +1,7 @@
 // One set of migrations for both backends. Each migration is append-only: never edit one that shipped,
 // add the next. The only dialect difference is how an auto-increment key is spelled.
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from "kysely";
+import type { Migration, MigrationProvider } from "kysely";
+import { type Kysely, Migrator, sql } from "./kysely.js";
 
 export type Dialect = "sqlite" | "postgres";
 

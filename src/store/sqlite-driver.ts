@@ -19,20 +19,22 @@
 import fs from "node:fs";
 import { promisify } from "node:util";
 import type SqliteDatabase from "better-sqlite3";
+import type {
+  DatabaseConnection,
+  DatabaseIntrospector,
+  Dialect,
+  DialectAdapter,
+  Driver,
+  QueryCompiler,
+  QueryResult,
+} from "kysely";
 import {
   CompiledQuery,
-  type DatabaseConnection,
-  type DatabaseIntrospector,
-  type Dialect,
-  type DialectAdapter,
-  type Driver,
   type Kysely,
-  type QueryCompiler,
-  type QueryResult,
   SqliteAdapter,
   SqliteIntrospector,
   SqliteQueryCompiler,
-} from "kysely";
+} from "./kysely.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 
 const fsync = promisify(fs.fsync);

@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import Database from "better-sqlite3";
-import { type Kysely, sql } from "kysely";
 import { openDatabase } from "../../src/store/database.js";
 import { GroupCommit } from "../../src/store/group-commit.js";
+import { type Kysely, sql } from "../../src/store/kysely.js";
 
 const dir = mkdtempSync(join(tmpdir(), "domicilio-group-commit-"));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, sql } from "kysely";
 import { openDatabase } from "../../src/store/database.js";
+import { Kysely, sql } from "../../src/store/kysely.js";
 import { DurableSqliteDialect } from "../../src/store/sqlite-driver.js";
 import { WRITER_AUTOCHECKPOINT_PAGES } from "../../src/store/wal-checkpointer.js";
 
