@@ -105,6 +105,11 @@ export class BodyConnection {
     }
   }
 
+  /** See ResponseReader.ownPending. */
+  ownPending(): void {
+    this.reader.ownPending();
+  }
+
   get usable(): boolean {
     return this.broken === null;
   }

@@ -22,13 +22,11 @@
 // See ledger.ts for why a SIGKILL between the store commit and the ledger commit never doubles a message.
 import type { ImapFlow } from "imapflow";
 import { blobIdOf } from "../store/blob-store.js";
-import { byteLengthOf } from "../store/message-bytes.js";
-import { BodyConnection } from "./body-connection.js";
 import { classifyConnectError, MigrationError } from "./errors.js";
 import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
-import type { FetchedBody } from "./imap-response.js";
 import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
 import { type OpenedSource, openControl } from "./source.js";
+import { type SourceConnection, type SourceMessage, SourceThread } from "./source-thread.js";
 import type {
   AppendItem,
   ImapEndpoint,
@@ -201,11 +199,13 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   };
   const clients: ImapFlow[] = [];
   /** The copy workers' connections (body-connection.ts). */
-  const bodies: BodyConnection[] = [];
+  const bodies: SourceConnection[] = [];
+  /** The thread that holds them (source-thread.ts), started with the first. */
+  let thread: SourceThread | null = null;
   const sessions: TargetSession[] = [];
   let releaseLock: (() => Promise<void>) | null = null;
   /** Worker connections being opened ahead (see openSpares): settled before the end. */
-  let pendingSpares: Promise<BodyConnection | null>[] = [];
+  let pendingSpares: Promise<SourceConnection | null>[] = [];
   /** The control connection's logout, once its LIST is done. */
   let controlGone: Promise<unknown> | null = null;
   setState("preparing");
@@ -220,7 +220,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     // becomes the first copy worker's. The control connection (imapflow: LIST with its extensions,
     // NAMESPACE) is given up after the LIST, so the old server sees at most --connections of ours.
     const openBody = async () => {
-      const c = await BodyConnection.open(source);
+      thread ??= new SourceThread();
+      const c = await thread.open(source);
       bodies.push(c);
       report.stats.connections++;
       return c;
@@ -248,7 +249,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     // The workers' connections are opened while this one scans, as soon as a folder shows more
     // messages than the ledger knows of: a login is several round trips, and the copy starts with
     // every connection at once. A run with nothing new opens none.
-    const spares: Promise<BodyConnection | null>[] = [];
+    const spares: Promise<SourceConnection | null>[] = [];
     const openSpares = () => {
       if (spares.length > 0) return;
       for (let i = 1; i < connections; i++) {
@@ -498,8 +499,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       claimTargetUid?: number;
     }
 
-    const worker = async (first: Promise<BodyConnection | null> | null) => {
-      let conn: BodyConnection | null = first ? await first : null;
+    const worker = async (first: Promise<SourceConnection | null> | null) => {
+      let conn: SourceConnection | null = first ? await first : null;
       let ts: TargetSession | null = null;
       let selected: FolderWork | null = null;
       const select = async (w: FolderWork) => {
@@ -530,16 +531,15 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         // Only the chunk's UIDs: an answer for any other (a server's unsolicited FETCH carrying a
         // body would be odd, but it must not become a message of this chunk).
         const wanted = new Set(c.uids);
-        const accept = (m: FetchedBody) => {
-          // The socket's chunks as they came, never joined here (message-bytes.ts).
-          const bytes = m.body.length === 1 ? m.body[0]! : m.body;
-          const size = byteLengthOf(bytes);
+        const accept = (m: SourceMessage) => {
+          // The socket's chunks as they came, never joined here, with the sha-256 the source thread
+          // computed (message-bytes.ts): the store names the blob by it.
+          const bytes = m.bytes;
+          const size = bytes.size;
           received.add(m.uid);
           report.stats.bodiesFetched++;
           report.stats.bytesFetched += size;
-          // A store names what it keeps by the sha-256 of the bytes and tells us; hash here only when
-          // the target does not, or when unclaimed messages of the box must be matched by content.
-          const hash = o.target.hashesContent && g.orphans.size === 0 ? "" : sha256(bytes);
+          const hash = bytes.sha256;
           const flags = cleanFlags(m.flags ?? w.scan.get(m.uid)?.flags);
           const f: Fetched = {
             uid: m.uid,
@@ -754,6 +754,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       ...clients.map((c) => c.logout().catch(() => c.close())),
       ...bodies.map((b) => b.logout()),
     ]);
+    // (assigned in openBody, which TypeScript does not follow)
+    await (thread as SourceThread | null)?.close();
     await o.target.close().catch(() => {});
     await releaseLock?.().catch(() => {});
   }

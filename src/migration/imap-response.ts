@@ -90,6 +90,18 @@ export class ResponseReader {
     return out;
   }
 
+  /**
+   * Replaces the bytes held for a response not yet complete by copies of them. The copy's source thread
+   * hands the buffers of the responses it has read to another thread (transferred, not copied); a line
+   * begun in the same socket read must not lose its bytes with them.
+   */
+  ownPending(): void {
+    const own = (b: Buffer) => Buffer.from(b);
+    this.lineParts = this.lineParts.map(own);
+    this.literal = this.literal.map(own);
+    this.literals = this.literals.map((l) => l.map(own));
+  }
+
   private endLiteral(): void {
     this.literals.push(this.literal);
     this.literal = [];

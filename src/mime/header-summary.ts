@@ -2,7 +2,7 @@
 // to read the message bytes again. Works on the raw header block (RFC 5322 §2.2): unfolds, decodes
 // encoded words (RFC 2047) and never throws on malformed input.
 import libmime from "libmime";
-import { leadingBytes, type MessageBytes } from "../store/message-bytes.js";
+import { chunksOf, leadingBytes, type MessageBytes } from "../store/message-bytes.js";
 import type { HeaderSummary } from "../store/types.js";
 
 /** Headers beyond this are not summarised (the bytes are still stored whole). */
@@ -61,7 +61,7 @@ function parseDate(value: string | undefined): Date | null {
 export function summarizeHeaders(bytes: MessageBytes): HeaderSummary {
   // A message in chunks: its first chunk when the header block ends there (nearly always), else just
   // enough leading chunks for the longest block summarised.
-  const lead = bytes instanceof Uint8Array ? bytes : bytes[0];
+  const lead = chunksOf(bytes)[0];
   const block = lead && headerEnd(lead) < lead.byteLength ? lead : leadingBytes(bytes, MAX_HEADER_BYTES + 2);
   const h = parseHeaderBlock(block);
   const first = (name: string) => h.get(name)?.[0];

@@ -8,7 +8,7 @@ import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { promisify } from "node:util";
-import { byteLengthOf, type MessageBytes } from "./message-bytes.js";
+import { byteLengthOf, chunksOf, knownSha256, type MessageBytes } from "./message-bytes.js";
 
 export interface BlobRef {
   id: string;
@@ -68,7 +68,7 @@ async function writeWhole(path: string, bytes: MessageBytes, sync: boolean): Pro
         off += (await fsWrite(fd, bytes, off, bytes.byteLength - off)).bytesWritten;
     } else {
       // The chunks as they are, one system call for many (a short write resumes where it stopped).
-      let rest = bytes.filter((c) => c.byteLength > 0);
+      let rest = chunksOf(bytes).filter((c) => c.byteLength > 0);
       while (rest.length > 0) {
         let written = (await fsWritev(fd, rest as NodeJS.ArrayBufferView[])).bytesWritten;
         let i = 0;
@@ -84,9 +84,10 @@ async function writeWhole(path: string, bytes: MessageBytes, sync: boolean): Pro
 }
 
 export function blobIdOf(bytes: MessageBytes): string {
+  const known = knownSha256(bytes);
+  if (known !== undefined) return known;
   const h = createHash("sha256");
-  if (bytes instanceof Uint8Array) h.update(bytes);
-  else for (const c of bytes) h.update(c);
+  for (const c of chunksOf(bytes)) h.update(c);
   return h.digest("hex");
 }
 

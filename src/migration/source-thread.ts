@@ -1,0 +1,202 @@
+// The copy's source connections live on a thread of their own (source-worker.ts). Reading the old box
+// is most of a copy's work that is not the store's: the kernel's copy of every byte from the socket into
+// fresh buffers (and their page faults), framing the answers, the sha-256 of every message. On the main
+// thread it was about a third of the time of a copy that is bound by that thread (bench/migrate.ts:
+// SQLite is synchronous there, and the store's work must stay there). On their own thread the two halves
+// run side by side; the bytes cross over without a copy (their buffers are transferred), with their
+// sha-256, which the store then uses as the blob's name (message-bytes.ts, HashedChunks).
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { HashedChunks } from "../store/message-bytes.js";
+import type { ScannedAttributes } from "./imap-response.js";
+import type { ImapEndpoint } from "./targets.js";
+
+export type SourceRequest = { id: number; conn: number } & (
+  | { op: "open"; ep: ImapEndpoint }
+  | { op: "examine"; path: string }
+  | { op: "scan" }
+  | { op: "fetch"; uids: string }
+  | { op: "logout" }
+  | { op: "close" }
+);
+
+/** A fetched message as it crosses threads: its chunks as (buffer, offset, length). */
+export interface ThreadMessage {
+  uid: number;
+  flags?: string[];
+  internalDate?: string;
+  size: number;
+  sha256: string;
+  chunks: [ArrayBuffer, number, number][];
+}
+
+export interface SourceReply {
+  id: number;
+  /** Whether the connection can take another command. */
+  usable: boolean;
+  examined?: { uidValidity: number; exists: number };
+  scanned?: ScannedAttributes[];
+  messages?: ThreadMessage[];
+  /** The failure, with the fields classifyConnectError reads. */
+  error?: {
+    name: string;
+    message: string;
+    code?: string;
+    authenticationFailed: boolean;
+    serverResponseCode: string;
+    responseText: string;
+  };
+}
+
+/** A message fetched by the source thread: its bytes with their length and sha-256. */
+export interface SourceMessage {
+  uid: number;
+  flags?: string[];
+  internalDate?: string;
+  bytes: HashedChunks;
+}
+
+/** What the engine needs of a connection to the old box. */
+export interface SourceConnection {
+  readonly usable: boolean;
+  examine(path: string): Promise<{ uidValidity: number; exists: number }>;
+  scan(onMessage: (m: ScannedAttributes) => void): Promise<void>;
+  /** `UID FETCH uids (UID FLAGS INTERNALDATE BODY.PEEK[])`; what arrived is handed over even on failure. */
+  fetchBodies(uids: string, onMessage: (m: SourceMessage) => void): Promise<void>;
+  logout(): Promise<void>;
+  close(): void;
+}
+
+// The thread's first lines, plain CommonJS run with `eval`: they load source-worker from dist/ (.js), or
+// from the sources when those run under tsx (the tests), whose loader a thread does not inherit.
+const BOOT = `
+const { workerData } = require("node:worker_threads");
+(async () => {
+  if (workerData.file.endsWith(".ts")) (await import("tsx/esm/api")).register();
+  await import(workerData.file);
+})().catch((err) => { setImmediate(() => { throw err; }); });
+`;
+
+function toError(e: NonNullable<SourceReply["error"]>): Error {
+  return Object.assign(new Error(e.message), e);
+}
+
+/** The thread, and the connections it holds for one copy. */
+export class SourceThread {
+  private readonly worker: Worker;
+  private nextId = 1;
+  private nextConn = 1;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (r: SourceReply) => void; reject: (e: Error) => void }
+  >();
+  private dead: Error | null = null;
+
+  constructor() {
+    const ext = extname(fileURLToPath(import.meta.url));
+    const file = new URL(`./source-worker${ext}`, import.meta.url).href;
+    this.worker = new Worker(BOOT, { eval: true, workerData: { file } });
+    const fail = (err: Error) => {
+      this.dead ??= err;
+      for (const w of this.waiting.values()) w.reject(this.dead);
+      this.waiting.clear();
+    };
+    this.worker.on("message", (r: SourceReply) => {
+      const w = this.waiting.get(r.id);
+      this.waiting.delete(r.id);
+      w?.resolve(r);
+    });
+    this.worker.on("error", fail);
+    this.worker.on("exit", () => fail(new Error("the source thread ended")));
+  }
+
+  request(req: SourceRequest): Promise<SourceReply> {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(req.id, { resolve, reject });
+      this.worker.postMessage(req);
+    });
+  }
+
+  newId(): number {
+    return this.nextId++;
+  }
+
+  /** Connects and logs in on the thread; throws what classifyConnectError reads. */
+  async open(ep: ImapEndpoint): Promise<SourceConnection> {
+    const conn = new ThreadedConnection(this, this.nextConn++);
+    await conn.call({ op: "open", ep });
+    return conn;
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+class ThreadedConnection implements SourceConnection {
+  usable = true;
+
+  constructor(
+    private readonly thread: SourceThread,
+    private readonly conn: number,
+  ) {}
+
+  async call(
+    req:
+      | { op: "open"; ep: ImapEndpoint }
+      | { op: "examine"; path: string }
+      | { op: "scan" }
+      | { op: "fetch"; uids: string }
+      | { op: "logout" }
+      | { op: "close" },
+  ): Promise<SourceReply> {
+    let r: SourceReply;
+    try {
+      r = await this.thread.request({ ...req, id: this.thread.newId(), conn: this.conn });
+    } catch (err) {
+      this.usable = false;
+      throw err;
+    }
+    this.usable = r.usable;
+    if (r.error && req.op !== "fetch") throw toError(r.error);
+    return r;
+  }
+
+  async examine(path: string): Promise<{ uidValidity: number; exists: number }> {
+    return (await this.call({ op: "examine", path })).examined!;
+  }
+
+  async scan(onMessage: (m: ScannedAttributes) => void): Promise<void> {
+    for (const s of (await this.call({ op: "scan" })).scanned ?? []) onMessage(s);
+  }
+
+  async fetchBodies(uids: string, onMessage: (m: SourceMessage) => void): Promise<void> {
+    const r = await this.call({ op: "fetch", uids });
+    for (const m of r.messages ?? []) {
+      onMessage({
+        uid: m.uid,
+        ...(m.flags ? { flags: m.flags } : {}),
+        ...(m.internalDate !== undefined ? { internalDate: m.internalDate } : {}),
+        bytes: {
+          chunks: m.chunks.map(([ab, offset, length]) => Buffer.from(ab, offset, length)),
+          size: m.size,
+          sha256: m.sha256,
+        },
+      });
+    }
+    if (r.error) throw toError(r.error);
+  }
+
+  async logout(): Promise<void> {
+    if (!this.usable) return this.close();
+    await this.call({ op: "logout" }).catch(() => {});
+    this.usable = false;
+  }
+
+  close(): void {
+    this.usable = false;
+    this.call({ op: "close" }).catch(() => {});
+  }
+}
