@@ -1,0 +1,177 @@
+// The copy's own IMAP connection (body-connection.ts) against a scripted server on a real socket: the
+// parts of the protocol Dovecot does not exercise in the whole-box tests (LOGIN with a literal, PLAIN
+// without SASL-IR, a server that says BYE or closes in the middle of a message), and the errors a member
+// reads (migration/errors.ts reads their fields).
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
+import { test } from "node:test";
+import { BodyConnection } from "../../src/migration/body-connection.js";
+import { classifyConnectError } from "../../src/migration/errors.js";
+
+/**
+ * Answers each whole command of the client: its lines with the literals it announced inline as
+ * `<literal …>` (a "+" is sent for each synchronizing one), or a bare line while an AUTHENTICATE waits.
+ */
+type Script = (command: string, send: (s: string | Buffer) => void, sock: net.Socket) => void;
+
+async function server(greeting: string, script: Script) {
+  const commands: string[] = [];
+  const srv = net.createServer((sock) => {
+    sock.write(greeting);
+    let buf = Buffer.alloc(0);
+    let literal = 0;
+    let command = "";
+    sock.on("data", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        if (literal > 0) {
+          if (buf.length < literal) return;
+          command += `<literal ${buf.subarray(0, literal).toString("utf8")}>`;
+          buf = buf.subarray(literal);
+          literal = 0;
+          continue;
+        }
+        const lf = buf.indexOf(10);
+        if (lf < 0) return;
+        const line = buf
+          .subarray(0, lf + 1)
+          .toString("latin1")
+          .replace(/\r?\n$/, "");
+        buf = buf.subarray(lf + 1);
+        const m = /\{(\d+)\}$/.exec(line);
+        if (m) {
+          command += line.slice(0, -m[0].length);
+          literal = Number(m[1]);
+          sock.write("+ go ahead\r\n");
+          continue;
+        }
+        command += line;
+        commands.push(command);
+        script(command, (s) => sock.write(s), sock);
+        command = "";
+      }
+    });
+    sock.on("error", () => {});
+  });
+  srv.listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  const port = (srv.address() as net.AddressInfo).port;
+  return {
+    ep: { host: "127.0.0.1", port, secure: false, user: "mario", password: "pàss" },
+    commands,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
+}
+
+const tag = (command: string) => command.split(" ")[0]!;
+
+/** A server that logs in anyone and answers LOGOUT. */
+const base: Script = (c, send) => {
+  if (/^\S+ (LOGIN|AUTHENTICATE)/i.test(c) || /^[A-Za-z0-9+/=]+$/.test(c)) return;
+  if (/ LOGOUT$/.test(c)) send(`* BYE logging out\r\n${tag(c)} OK bye\r\n`);
+};
+
+test("LOGIN sends a password that cannot be quoted as a literal, after the server's go-ahead", async (t) => {
+  const s = await server("* OK [CAPABILITY IMAP4rev1] ready\r\n", (c, send) => {
+    if (/ LOGIN /.test(c)) send(`${tag(c)} OK logged in\r\n`);
+    else base(c, send, null as never);
+  });
+  t.after(s.close);
+  const conn = await BodyConnection.open(s.ep);
+  assert.equal(s.commands[0], 'D1 LOGIN "mario" <literal pàss>');
+  await conn.logout();
+  assert.equal(s.commands[1], "D2 LOGOUT");
+});
+
+test("AUTHENTICATE PLAIN without SASL-IR answers the server's challenge; a refusal is a failed login", async (t) => {
+  let authTag = "";
+  const s = await server("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n", (c, send) => {
+    if (/ AUTHENTICATE PLAIN$/.test(c)) {
+      authTag = tag(c);
+      send("+ \r\n");
+    } else if (authTag && /^[A-Za-z0-9+/=]+$/.test(c)) {
+      const [, user, pass] = Buffer.from(c, "base64").toString("utf8").split("\0");
+      send(
+        user === "mario" && pass === "pàss"
+          ? `${authTag} OK welcome\r\n`
+          : `${authTag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n`,
+      );
+    } else base(c, send, null as never);
+  });
+  t.after(s.close);
+  const conn = await BodyConnection.open(s.ep);
+  await conn.logout();
+  const err = await BodyConnection.open({ ...s.ep, password: "wrong" }).catch((e: unknown) => e);
+  assert.equal(classifyConnectError(err, "old").code, "AUTH_FAILED");
+});
+
+test("a server that says BYE in the middle of a FETCH fails the command, not the process, and is not used again", async (t) => {
+  const s = await server("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n", (c, send, sock) => {
+    if (/ AUTHENTICATE PLAIN /.test(c)) send(`${tag(c)} OK\r\n`);
+    else if (/ EXAMINE /.test(c))
+      send(`* 2 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\n${tag(c)} OK [READ-ONLY] done\r\n`);
+    else if (/ UID FETCH 1:\* /.test(c))
+      send(
+        `* 1 FETCH (UID 7 FLAGS (\\Seen) RFC822.SIZE 3)\r\n* 2 FETCH (UID 9 FLAGS () RFC822.SIZE 5)\r\n${tag(c)} OK\r\n`,
+      );
+    else if (/ UID FETCH 7,9 /.test(c)) {
+      send("* 1 FETCH (UID 7 BODY[] {3}\r\nabc)\r\n* BYE Internal error reading message 9\r\n");
+      sock.end();
+    } else base(c, send, sock);
+  });
+  t.after(s.close);
+  const conn = await BodyConnection.open(s.ep);
+  assert.deepEqual(await conn.examine("Posta inviata àè"), { uidValidity: 42, exists: 2 });
+  assert.equal(s.commands[1], 'D2 EXAMINE "Posta inviata &AOAA6A-"');
+  const scanned: unknown[] = [];
+  await conn.scan((m) => scanned.push(m));
+  assert.deepEqual(scanned, [
+    { uid: 7, flags: ["\\Seen"], size: 3 },
+    { uid: 9, flags: [], size: 5 },
+  ]);
+  const got: string[] = [];
+  await assert.rejects(
+    conn.fetchBodies("7,9", (m) => got.push(`${m.uid}:${Buffer.concat(m.body).toString()}`)),
+    /Internal error reading message 9|closed/,
+  );
+  assert.deepEqual(got, ["7:abc"]);
+  assert.equal(conn.usable, false);
+  await assert.rejects(conn.examine("INBOX"));
+  await conn.logout(); // does not wait for a server that is gone
+});
+
+test("a tagged NO fails the command and the connection goes on; a close in the middle of a literal settles", async (t) => {
+  const s = await server("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n", (c, send, sock) => {
+    if (/ AUTHENTICATE PLAIN /.test(c)) send(`${tag(c)} OK\r\n`);
+    else if (/ EXAMINE "Nope"/.test(c)) send(`${tag(c)} NO [NONEXISTENT] Mailbox doesn't exist\r\n`);
+    else if (/ EXAMINE /.test(c)) send(`* OK [UIDVALIDITY 1] ok\r\n${tag(c)} OK done\r\n`);
+    else if (/ UID FETCH /.test(c)) {
+      send("* 1 FETCH (UID 1 BODY[] {100}\r\nonly part of it");
+      setTimeout(() => sock.destroy(), 20);
+    } else base(c, send, sock);
+  });
+  t.after(s.close);
+  const conn = await BodyConnection.open(s.ep);
+  const err = await conn.examine("Nope").catch((e: unknown) => e);
+  assert.equal((err as { serverResponseCode: string }).serverResponseCode, "NONEXISTENT");
+  assert.equal(conn.usable, true);
+  assert.equal((await conn.examine("INBOX")).uidValidity, 1);
+  const got: number[] = [];
+  await assert.rejects(conn.fetchBodies("1", (m) => got.push(m.uid)));
+  assert.deepEqual(got, [], "a message cut short is not a message");
+  assert.equal(conn.usable, false);
+});
+
+test("a refused connection and a BYE greeting are errors a member can act on", async (t) => {
+  const s = await server("* BYE Too many connections\r\n", () => {});
+  t.after(s.close);
+  await assert.rejects(BodyConnection.open(s.ep), /Too many connections/);
+  const free = net.createServer();
+  free.listen(0, "127.0.0.1");
+  await once(free, "listening");
+  const port = (free.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => free.close(() => r()));
+  const err = await BodyConnection.open({ ...s.ep, port }).catch((e: unknown) => e);
+  assert.equal(classifyConnectError(err, "old").code, "SOURCE_UNREACHABLE");
+});
