@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeMutf7 } from "../src/imap/proto/mutf7.js";
+import { encodeMutf7 } from "../src/mime/mutf7.js";
 import { runCli, serve } from "../test/helpers/cli.js";
 import { startDovecot } from "../test/helpers/dovecot.js";
 import { CORPUS_FOLDERS, type CorpusMessage, generateCorpus } from "../test/helpers/imap-corpus.js";

@@ -9,7 +9,7 @@
 // SASL-IR, RFC 4959, when allowed), LOGIN otherwise.
 import net from "node:net";
 import tls from "node:tls";
-import { encodeMutf7 } from "../imap/proto/mutf7.js";
+import { encodeMutf7 } from "../mime/mutf7.js";
 import {
   capabilitiesOf,
   type FetchedBody,

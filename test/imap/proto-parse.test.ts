@@ -5,11 +5,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { readFetchItems, readFetchModifiers } from "../../src/imap/proto/fetch-items.js";
 import { CommandFramer } from "../../src/imap/proto/framer.js";
-import { decodeMutf7, encodeMutf7 } from "../../src/imap/proto/mutf7.js";
 import { ParseError, Reader } from "../../src/imap/proto/reader.js";
 import { readSearch } from "../../src/imap/proto/search-keys.js";
 import { formatSet, readSequenceSet, resolveSet } from "../../src/imap/proto/sequence-set.js";
 import { encodeLine, lit, str } from "../../src/imap/proto/serializer.js";
+import { decodeMutf7, encodeMutf7 } from "../../src/mime/mutf7.js";
 
 const limits = { maxLineBytes: 10_000, maxCommandBytes: 100_000, maxLiteralBytes: () => 10_000 };
 

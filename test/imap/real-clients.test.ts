@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ImapFlow } from "imapflow";
-import { decodeMutf7 } from "../../src/imap/proto/mutf7.js";
+import { decodeMutf7 } from "../../src/mime/mutf7.js";
 import { runCli, type Served, serve } from "../helpers/cli.js";
 import { type CorpusMessage, generateCorpus } from "../helpers/imap-corpus.js";
 import { populate } from "../helpers/imap-populate.js";

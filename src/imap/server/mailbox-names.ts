@@ -1,6 +1,6 @@
 // Folder names between the wire and the store: modified UTF-7 (RFC 3501 §5.1.3), or UTF-8 once the
 // client has enabled UTF8=ACCEPT (RFC 6855 §3). The store keeps Unicode with "/" as separator.
-import { decodeMutf7, encodeMutf7 } from "../proto/mutf7.js";
+import { decodeMutf7, encodeMutf7 } from "../../mime/mutf7.js";
 import type { Reader } from "../proto/reader.js";
 import { astr, type Str } from "../proto/serializer.js";
 import { ImapNo } from "./errors.js";

@@ -1,7 +1,8 @@
 // LIST with LIST-EXTENDED (RFC 5258), SPECIAL-USE (RFC 6154), LIST-STATUS (RFC 5819), CHILDREN (RFC 3348);
 // LSUB (RFC 3501 §6.3.9).
+
+import { decodeMutf7 } from "../../../mime/mutf7.js";
 import type { Folder } from "../../../store/types.js";
-import { decodeMutf7 } from "../../proto/mutf7.js";
 import type { Reader } from "../../proto/reader.js";
 import { str } from "../../proto/serializer.js";
 import { ImapBad } from "../errors.js";

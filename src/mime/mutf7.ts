@@ -1,5 +1,7 @@
 // Modified UTF-7 for mailbox names (RFC 3501 §5.1.3): printable ASCII stands for itself except "&",
 // which is "&-"; other characters are UTF-16 in modified base64 ("," for "/") between "&" and "-".
+// A pure helper shared by the IMAP server (names on the wire) and the migration's own connections to an
+// old box, hence here rather than under imap/ (architecture.md: domain code never imports protocol code).
 
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
