@@ -29,6 +29,8 @@ const CONNECT_TIMEOUT_MS = 30_000;
 /** Without a byte from the server for this long, the connection is given up (as imapflow's socketTimeout). */
 const IDLE_TIMEOUT_MS = 10 * 60_000;
 const LOGOUT_WAIT_MS = 2_000;
+/** As imapflow's greetingTimeout for the control connection (targets.ts). */
+const GREETING_TIMEOUT_MS = 30_000;
 const LIMITS = { maxLineBytes: 1024 * 1024, maxLiteralBytes: 2 ** 31 - 1 };
 
 /** What a failed command or connection throws; shaped like imapflow's errors for classifyConnectError. */
@@ -37,11 +39,17 @@ export class SourceCommandError extends Error {
   readonly authenticationFailed: boolean;
   readonly serverResponseCode: string;
   readonly responseText: string;
-  constructor(message: string, status?: TaggedStatus, auth = false) {
+  /** The server's tagged NO or BAD for the command (not a lost connection). */
+  readonly tagged: boolean;
+  /** Set when the connection is gone ("NoConnection", as imapflow says: errors.ts reads it). */
+  readonly code?: string;
+  constructor(message: string, status?: TaggedStatus, auth = false, code?: string) {
     super(message);
+    this.tagged = status !== undefined;
     this.serverResponseCode = status?.code ?? "";
     this.responseText = status?.text ?? "";
     this.authenticationFailed = auth || this.serverResponseCode === "AUTHENTICATIONFAILED";
+    if (code) this.code = code;
   }
 }
 
@@ -49,6 +57,8 @@ interface Pending {
   tag: string;
   /** LOGOUT expects the server's BYE. */
   logout: boolean;
+  /** A login: a BYE before its tagged answer does not tell why it failed, the answer does. */
+  login: boolean;
   onUntagged?: (r: ServerResponse) => void;
   /** The server's "+": a literal may follow, or an AUTHENTICATE answer. */
   onContinue?: () => void;
@@ -73,7 +83,11 @@ export class BodyConnection {
   }
 
   /** Connects and logs in; throws what classifyConnectError reads (socket codes, authenticationFailed). */
-  static async open(ep: ImapEndpoint): Promise<BodyConnection> {
+  static async open(
+    ep: ImapEndpoint,
+    /** For tests: a shorter wait for the greeting. */
+    greetingTimeoutMs = GREETING_TIMEOUT_MS,
+  ): Promise<BodyConnection> {
     const tlsOptions = {
       rejectUnauthorized: !ep.insecureTls,
       // RFC 6066 §3: no IP literals in SNI.
@@ -88,9 +102,16 @@ export class BodyConnection {
       greeted.catch(() => {}); // a failed connect rejects both; the connect's error is the one thrown
       await waitConnected(socket, ep.secure ? "secureConnect" : "connect");
       socket.setNoDelay(true);
-      const greeting = await greeted;
+      const greeting = await withTimeout(greeted, greetingTimeoutMs, "GREETING_TIMEOUT");
       const line = greeting.text[0]!;
-      if (/^\* BYE/i.test(line)) throw new SourceCommandError(`server refused the connection: ${line}`);
+      // "* BYE Maximum number of connections…": the server is there but will not talk to us now.
+      if (/^\* BYE/i.test(line))
+        throw new SourceCommandError(
+          `server refused the connection: ${line}`,
+          undefined,
+          false,
+          "NoConnection",
+        );
       conn.caps = capabilitiesOf(line) ?? (await conn.capability());
       if (!ep.secure && conn.caps.has("STARTTLS")) {
         await conn.run(["STARTTLS"]);
@@ -176,7 +197,8 @@ export class BodyConnection {
         await this.run(["LOGIN ", astring(user), " ", astring(password)]);
       }
     } catch (err) {
-      if (err instanceof SourceCommandError && this.usable)
+      // The server's answer to the login (a BYE before it changes nothing): the credentials.
+      if (err instanceof SourceCommandError && err.tagged)
         throw new SourceCommandError(
           err.message,
           { tag: "", status: "NO", code: err.serverResponseCode, text: err.responseText },
@@ -230,6 +252,7 @@ export class BodyConnection {
       this.pending = {
         tag,
         logout: args[0] === "LOGOUT",
+        login: typeof args[0] === "string" && /^(LOGIN|AUTHENTICATE) /.test(args[0]),
         ...(onUntagged ? { onUntagged } : {}),
         onContinue: () => {
           if (next < pieces.length) send(2);
@@ -269,7 +292,14 @@ export class BodyConnection {
         socket.destroy();
         return;
       }
-      for (const r of responses) this.handle(r);
+      try {
+        for (const r of responses) this.handle(r);
+      } catch (err) {
+        // An answer that cannot be read (imap-response.ts throws on malformed ones) ends this
+        // connection, not the thread it runs on: the engine reconnects and goes on.
+        this.fail(err as Error);
+        socket.destroy();
+      }
     });
     socket.on("error", (err) => this.fail(err));
     socket.on("close", () => this.fail(new SourceCommandError("the old server closed the connection")));
@@ -289,10 +319,27 @@ export class BodyConnection {
       return;
     }
     if (line.startsWith("* ")) {
+      if (/^\* BYE/i.test(line) && p?.login) {
+        // "* BYE Too many failed logins" then "D1 NO …": the tagged answer settles the login; the
+        // connection is not used again, and is closed if the server does not close it.
+        this.broken ??= new SourceCommandError(`the old server ended the connection: ${line.slice(6)}`);
+        setTimeout(() => this.socket.destroy(), LOGOUT_WAIT_MS).unref();
+        return;
+      }
       if (/^\* BYE/i.test(line) && !p?.logout) {
         // The server is ending the connection (Dovecot does on a message it cannot read): the command
-        // fails with its words, and the connection is not used again.
-        this.broken ??= new SourceCommandError(`the old server ended the connection: ${line.slice(6)}`);
+        // fails at once with its words, whether or not the server then closes, and the connection is
+        // not used again (imapflow does the same).
+        this.fail(
+          new SourceCommandError(
+            `the old server ended the connection: ${line.slice(6)}`,
+            undefined,
+            false,
+            "NoConnection",
+          ),
+        );
+        this.socket.destroy();
+        return;
       }
       p?.onUntagged?.(r);
       return;
@@ -323,6 +370,14 @@ export class BodyConnection {
 /** A string argument: quoted when it can be, a literal otherwise (8-bit, CR, LF). */
 function astring(s: string): Arg {
   return quoted(s) ?? { literal: Buffer.from(s, "utf8") };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, code: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error("no greeting from the server"), { code })), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 function waitConnected(socket: net.Socket, event: "connect" | "secureConnect"): Promise<void> {

@@ -25,6 +25,7 @@ import { blobIdOf } from "../store/blob-store.js";
 import { classifyConnectError, MigrationError } from "./errors.js";
 import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
 import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
+import { presetForHost } from "./presets.js";
 import { type OpenedSource, openControl } from "./source.js";
 import { type SourceConnection, type SourceMessage, SourceThread } from "./source-thread.js";
 import type {
@@ -108,6 +109,13 @@ export interface MigrationOptions {
    * while it loads and opens the store. Closed by the run like its own, whatever happens.
    */
   control?: Promise<OpenedSource>;
+  /**
+   * The source thread and its first connection, started ahead by `domicilio migrate` with the password
+   * as typed, while the control connection logs in (`scanner` null: not opened ahead; resolving to null:
+   * that login failed, and the engine opens it again with the credentials that worked). runMigration
+   * owns both from then on: it logs the connection out and ends the thread on every path.
+   */
+  early?: { thread: SourceThread; scanner: Promise<SourceConnection | null> | null };
   /** When the run began (performance.now()), if before this call: the report's `seconds` count from it. */
   startedAt?: number;
 }
@@ -201,7 +209,14 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   /** The copy workers' connections (body-connection.ts). */
   const bodies: SourceConnection[] = [];
   /** The thread that holds them (source-thread.ts), started with the first. */
-  let thread: SourceThread | null = null;
+  let thread: SourceThread | null = o.early?.thread ?? null;
+  const earlyScanner = o.early?.scanner?.then((c) => {
+    if (c) {
+      bodies.push(c);
+      report.stats.connections++;
+    }
+    return c;
+  });
   const sessions: TargetSession[] = [];
   let releaseLock: (() => Promise<void>) | null = null;
   /** Worker connections being opened ahead (see openSpares): settled before the end. */
@@ -227,8 +242,12 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       return c;
     };
     // With a single connection allowed, the scanner waits for the control connection's logout.
-    const scannerOpening = connections > 1 ? openBody() : null;
-    scannerOpening?.catch(() => {}); // awaited below
+    // A server that takes one session per box refuses it beside the control one: it is opened again
+    // after the control connection's logout.
+    const scannerOpening =
+      connections > 1
+        ? (earlyScanner ?? Promise.resolve(null)).then((c) => c ?? openBody()).catch(() => null)
+        : null;
     await o.target.open();
     releaseLock = await o.ledger.lockTarget();
     const listed = await control.list();
@@ -245,7 +264,12 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     // The control connection's work is done: its logout's round trip runs beside the scan.
     clients.splice(clients.indexOf(control), 1);
     controlGone = control.logout().catch(() => control.close());
-    const scanner = await (scannerOpening ?? controlGone.then(openBody));
+    const gone = controlGone;
+    let scanner = await scannerOpening;
+    if (!scanner) {
+      await gone;
+      scanner = await openBody();
+    }
     // The workers' connections are opened while this one scans, as soon as a folder shows more
     // messages than the ledger knows of: a login is several round trips, and the copy starts with
     // every connection at once. A run with nothing new opens none.
@@ -736,7 +760,11 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
               "QUOTA_TOO_SMALL",
               "La nuova casella è piena: chiedi al gestore più spazio e riprova.",
             )
-          : classifyConnectError(err, `${o.source.host}:${o.source.port}`);
+          : classifyConnectError(
+              err,
+              `${o.source.host}:${o.source.port}`,
+              presetForHost(o.source.host)?.loginHint,
+            );
     for (const fr of report.folders) {
       report.totals.sourceMessages += fr.sourceMessages;
       report.totals.copied += fr.copied;
@@ -746,7 +774,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     report.verified = false;
     setState("error", { code: e.code, message: e.message });
   } finally {
-    await Promise.allSettled(pendingSpares); // a connection still opening would outlive the run
+    await Promise.allSettled([...pendingSpares, earlyScanner]); // one still opening would outlive the run
     await controlGone;
     // Side by side: each LOGOUT is a round trip to a server that may be far away.
     await Promise.all(sessions.map((s) => s.release().catch(() => {})));

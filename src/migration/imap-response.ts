@@ -96,10 +96,9 @@ export class ResponseReader {
    * begun in the same socket read must not lose its bytes with them.
    */
   ownPending(): void {
-    const own = (b: Buffer) => Buffer.from(b);
-    this.lineParts = this.lineParts.map(own);
-    this.literal = this.literal.map(own);
-    this.literals = this.literals.map((l) => l.map(own));
+    this.lineParts = this.lineParts.map(ownedCopy);
+    this.literal = this.literal.map(ownedCopy);
+    this.literals = this.literals.map((l) => l.map(ownedCopy));
   }
 
   private endLiteral(): void {
@@ -115,6 +114,20 @@ export type Token =
   | { kind: "literal"; chunks: Buffer[] }
   | { kind: "nil" }
   | { kind: "list"; items: Token[] };
+
+/** Fetch attribute names followed by a bracketed section (RFC 9051 §7.5.2; RFC 3516 for BINARY). */
+const SECTIONED = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)$/i;
+
+/**
+ * A copy in memory of its own: never a slice of Node's shared allocation pool, whose buffer the source
+ * thread could not hand over to another thread (source-worker.ts transfers the buffers of what it read).
+ */
+export function ownedCopy(bytes: Buffer | string): Buffer {
+  const src = typeof bytes === "string" ? Buffer.from(bytes, "latin1") : bytes;
+  const out = Buffer.allocUnsafeSlow(src.length);
+  src.copy(out);
+  return out;
+}
 
 /** Reads the tokens of a response from a position of its first text. */
 class Tokens {
@@ -169,11 +182,12 @@ class Tokens {
       return { kind: "string", value };
     }
     // An atom, a number, or a fetch attribute name: `BODY[HEADER.FIELDS (A B)]<0>` keeps its bracketed
-    // section whole, spaces and parentheses included (RFC 9051 §7.5.2, msg-att-static).
+    // section whole, spaces and parentheses included (RFC 9051 §7.5.2, msg-att-static). Only those
+    // names open a section: "[" is an ordinary atom character elsewhere (a keyword `todo[x`).
     let i = this.pos;
     while (i < t.length) {
       const ch = t.charCodeAt(i);
-      if (ch === 0x5b /* [ */) {
+      if (ch === 0x5b /* [ */ && SECTIONED.test(t.slice(this.pos, i))) {
         const close = t.indexOf("]", i);
         if (close < 0) throw new ImapProtocolError("unclosed section in a server response");
         i = close + 1;
@@ -223,7 +237,7 @@ export function readFetch(r: ServerResponse): FetchAttributes | null {
     else if (key === "BODY[]" || key === "BINARY[]") {
       // A server may send the body as a quoted string: latin1 gives back the bytes it sent.
       if (v.kind === "literal") out.body = v.chunks;
-      else if (v.kind === "string") out.body = [Buffer.from(v.value, "latin1")];
+      else if (v.kind === "string") out.body = [ownedCopy(v.value)];
     }
   }
   return out;

@@ -85,7 +85,12 @@ async function serve(m: SourceRequest): Promise<void> {
     // Bytes the connection still holds (a line begun after the tagged answer) may share a buffer with
     // the last message: it keeps copies of them, so the transfer detaches nothing it reads later.
     conns.get(m.conn)?.ownPending();
-    port.postMessage(r, [...buffers]);
+    try {
+      port.postMessage(r, [...buffers]);
+    } catch {
+      // A buffer Node will not hand over (newer Node refuses its shared pool's): copy them all instead.
+      port.postMessage(r);
+    }
   }
 }
 

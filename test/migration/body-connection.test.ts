@@ -175,3 +175,53 @@ test("a refused connection and a BYE greeting are errors a member can act on", a
   const err = await BodyConnection.open({ ...s.ep, port }).catch((e: unknown) => e);
   assert.equal(classifyConnectError(err, "old").code, "SOURCE_UNREACHABLE");
 });
+
+test("what the first review found: a silent server, a BYE that does not close, a BYE before a refused login, an unreadable answer", async (t) => {
+  // A server that accepts the connection and never greets: given up (30 s in use; 200 ms here).
+  const silent = net.createServer(() => {});
+  silent.listen(0, "127.0.0.1");
+  await once(silent, "listening");
+  t.after(() => new Promise<void>((r) => silent.close(() => r())));
+  const port = (silent.address() as net.AddressInfo).port;
+  const mute = await BodyConnection.open(
+    { host: "127.0.0.1", port, secure: false, user: "u", password: "p" },
+    200,
+  ).catch((e: unknown) => e);
+  assert.equal(classifyConnectError(mute, "old").code, "SOURCE_UNREACHABLE");
+
+  const s = await server("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n", (c, send) => {
+    const [, user] = Buffer.from(c.split(" ")[3] ?? "", "base64")
+      .toString("utf8")
+      .split("\0");
+    if (/ AUTHENTICATE PLAIN /.test(c) && user === "locked")
+      send(`* BYE Too many failed logins\r\n${tag(c)} NO Login failed\r\n`);
+    else if (/ AUTHENTICATE PLAIN /.test(c)) send(`${tag(c)} OK\r\n`);
+    else if (/ EXAMINE /.test(c)) send(`* OK [UIDVALIDITY 5] ok\r\n${tag(c)} OK done\r\n`);
+    else if (/ UID FETCH 1:\* /.test(c))
+      // A keyword may hold "[" (RFC 9051 atom-char); then an answer that never closes its list.
+      send(`* 1 FETCH (UID 4 FLAGS (\\Seen todo[x) RFC822.SIZE 3)\r\n* 2 FETCH (UID 5 FLAGS (\\Seen\r\n`);
+    else if (/ UID FETCH 4 /.test(c))
+      send("* 1 FETCH (UID 4 BODY[] {2}\r\nab)\r\n* BYE Shutting down\r\n"); // and no close
+    else base(c, send, null as never);
+  });
+  t.after(s.close);
+  const locked = await BodyConnection.open({ ...s.ep, user: "locked" }).catch((e: unknown) => e);
+  assert.equal(classifyConnectError(locked, "old").code, "AUTH_FAILED");
+
+  const conn = await BodyConnection.open(s.ep);
+  await conn.examine("INBOX");
+  const scanned: unknown[] = [];
+  await assert.rejects(conn.scan((m) => scanned.push(m)));
+  assert.deepEqual(scanned, [{ uid: 4, flags: ["\\Seen", "todo[x"], size: 3 }]);
+  assert.equal(conn.usable, false, "an answer that cannot be read ends the connection, not the process");
+
+  const again = await BodyConnection.open(s.ep);
+  await again.examine("INBOX");
+  const got: number[] = [];
+  const started = Date.now();
+  const err = await again.fetchBodies("4", (m) => got.push(m.uid)).catch((e: unknown) => e);
+  assert.ok(Date.now() - started < 5_000, "a BYE fails the command at once, not when the socket closes");
+  assert.deepEqual(got, [4]);
+  assert.equal(classifyConnectError(err, "old").code, "SOURCE_UNREACHABLE");
+  assert.equal(again.usable, false);
+});

@@ -108,7 +108,10 @@ test("a body sent as a quoted string is the same bytes; NIL, a section or a part
       Buffer.from("* 4 FETCH (UID 8 BODY[]<0> {2}\r\nab)\r\n"),
     ]),
   );
-  assert.deepEqual(join(readFetchBody(quotedBody!)!.body), Buffer.from('Subject: "x" \\ \xe8', "latin1"));
+  const quoted = readFetchBody(quotedBody!)!.body;
+  assert.deepEqual(join(quoted), Buffer.from('Subject: "x" \\ \xe8', "latin1"));
+  // Its own memory, not a slice of Node's shared pool (the source thread hands buffers over).
+  assert.equal(quoted[0]!.buffer.byteLength, quoted[0]!.length);
   assert.equal(readFetchBody(nilBody!), null);
   assert.equal(readFetchBody(sectionBody!), null);
   assert.equal(readFetchBody(partialBody!), null);

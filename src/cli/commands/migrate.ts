@@ -5,7 +5,6 @@ import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { parseImapUrl } from "../../migration/endpoint.js";
 import { EXIT_CODES, MigrationError } from "../../migration/errors.js";
-import { openControl } from "../../migration/source.js";
 import type { ImapEndpoint, MigrationTarget } from "../../migration/targets.js";
 
 interface MigrateOptions {
@@ -100,9 +99,16 @@ export function registerMigrate(program: Command): void {
       }
 
       const source = { ...src, password, insecureTls: opts.insecureTls === true };
+      const connections = Number(opts.connections ?? 4) || 4;
+      // The source thread boots, and its first connection logs in, beside everything else below:
+      // imapflow's loading, the control connection's login, the store's modules.
+      const { SourceThread } = await import("../../migration/source-thread.js");
+      const thread = new SourceThread();
+      const early = { thread, scanner: connections > 1 ? thread.open(source).catch(() => null) : null };
       // runMigration awaits it and reports a failure (wrong password, unreachable) as before; until
       // then a rejection must not count as unhandled. Any error thrown before runMigration ends the
-      // process (bin/domicilio.js), connection included.
+      // process (bin/domicilio.js), connections and thread included.
+      const { openControl } = await import("../../migration/source.js");
       const control = openControl(source);
       control.catch(() => {});
       const [{ loadConfig }, { openStore }, { runMigration }, { Ledger }, progress, targets] =
@@ -132,11 +138,12 @@ export function registerMigrate(program: Command): void {
         const report = await runMigration({
           source,
           control,
+          early,
           startedAt,
           target,
           ledger,
           mirror: opts.mirror === true,
-          connections: Number(opts.connections ?? 4) || 4,
+          connections,
           batchMessages: Number(opts.batch ?? 100) || 100,
           ...(progressMode === "none" ? {} : { onEvent: terminalProgress(process.stderr, progressMode) }),
         });
