@@ -21,7 +21,6 @@
 //
 // See ledger.ts for why a SIGKILL between the store commit and the ledger commit never doubles a message.
 import type { ImapFlow } from "imapflow";
-import { blobIdOf } from "../store/blob-store.js";
 import { classifyConnectError, MigrationError } from "./errors.js";
 import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
 import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
@@ -178,8 +177,6 @@ function internalDateOf(text: string | undefined): Date {
   return Number.isNaN(d.getTime()) ? new Date() : d;
 }
 
-const sha256 = blobIdOf;
-
 export function sourceId(ep: ImapEndpoint): string {
   return `${ep.user.trim().toLowerCase()}@${ep.host.toLowerCase()}:${ep.port}`;
 }
@@ -241,9 +238,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       report.stats.connections++;
       return c;
     };
-    // With a single connection allowed, the scanner waits for the control connection's logout.
-    // A server that takes one session per box refuses it beside the control one: it is opened again
-    // after the control connection's logout.
+    // With a single connection allowed it waits for the control connection's logout; so does a second
+    // try when the server refused it beside the control one (one session per box).
     const scannerOpening =
       connections > 1
         ? (earlyScanner ?? Promise.resolve(null)).then((c) => c ?? openBody()).catch(() => null)
@@ -517,6 +513,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
 
     interface Fetched {
       uid: number;
+      /** sha-256 of the bytes, from the source thread; the store names the blob by it. */
       hash: string;
       item: AppendItem;
       /** Set when an unclaimed target message with the same bytes is there already (ledger.ts). */
@@ -615,11 +612,11 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         const { w, g } = c;
         const fr = w.report;
         const claimed = fetched.filter((f) => f.claimTargetUid !== undefined);
-        const row = (f: Fetched, targetUidValidity: number, targetUid: number, hash?: string): LedgerRow => ({
+        const row = (f: Fetched, targetUidValidity: number, targetUid: number): LedgerRow => ({
           folder: w.plan.source,
           uidValidity: w.uidValidity,
           uid: f.uid,
-          hash: f.hash || hash || sha256(f.item.bytes),
+          hash: f.hash,
           size: f.item.size,
           flags: flagsKey(f.item.flags),
           targetFolder: g.targetName,
@@ -638,7 +635,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           // share WAL fsyncs instead of waiting for each other's.
           const res = await ts!.append(g.targetName, items, staged ? await staged : undefined, c.done);
           toAppend.forEach((f, i) => {
-            rows.push(row(f, res.uidValidity, res.uids[i]!, res.hashes?.[i]));
+            rows.push(row(f, res.uidValidity, res.uids[i]!));
           });
         }
         // After the target committed (ledger.ts: a crash here leaves orphans the next run claims).

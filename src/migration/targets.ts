@@ -60,11 +60,7 @@ export interface TargetSession {
     items: AppendItem[],
     staged?: Staged,
     written?: () => void,
-  ): Promise<{
-    uidValidity: number;
-    uids: number[] /** sha-256 of what was stored, when known */;
-    hashes?: string[];
-  }>;
+  ): Promise<{ uidValidity: number; uids: number[] }>;
   setFlags(name: string, uids: number[], flags: string[]): Promise<void>;
   remove(name: string, uids: number[]): Promise<void>;
   release(): Promise<void>;
@@ -197,7 +193,6 @@ export class StoreTarget implements MigrationTarget {
         return {
           uidValidity: res.folder.uidValidity,
           uids: res.messages.map((m) => m.uid),
-          hashes: res.messages.map((m) => m.blobId),
         };
       },
       setFlags: async (name, uids, flags) => {
