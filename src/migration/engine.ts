@@ -21,6 +21,8 @@
 //
 // See ledger.ts for why a SIGKILL between the store commit and the ledger commit never doubles a message.
 import type { ImapFlow } from "imapflow";
+import { summarizeHeaders } from "../mime/header-summary.js";
+import type { MessageBytes } from "../store/message-bytes.js";
 import { classifyConnectError, MigrationError } from "./errors.js";
 import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
 import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
@@ -171,10 +173,15 @@ function cleanFlags(flags: Iterable<string> | undefined): string[] {
     .filter(Boolean);
 }
 
-/** INTERNALDATE as the server wrote it (RFC 9051 §9 date-time, which Date reads); now when absent or unreadable. */
-function internalDateOf(text: string | undefined): Date {
-  const d = text === undefined ? new Date() : new Date(text);
-  return Number.isNaN(d.getTime()) ? new Date() : d;
+/**
+ * INTERNALDATE as the server wrote it (RFC 9051 §9 date-time, which Date reads). When the server sent
+ * none, or one that does not read, the message's own Date: header is the nearest thing to it (what a
+ * mail program shows as the date anyway); the time of the copy only when that is missing too.
+ */
+export function internalDateOf(text: string | undefined, bytes: MessageBytes): Date {
+  const d = text === undefined ? null : new Date(text);
+  if (d && !Number.isNaN(d.getTime())) return d;
+  return summarizeHeaders(bytes).date ?? new Date();
 }
 
 export function sourceId(ep: ImapEndpoint): string {
@@ -565,7 +572,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
           const f: Fetched = {
             uid: m.uid,
             hash,
-            item: { bytes, size, flags, internalDate: internalDateOf(m.internalDate) },
+            item: { bytes, size, flags, internalDate: internalDateOf(m.internalDate, bytes) },
           };
           const pool = hash ? g.orphans.get(hash) : undefined;
           if (pool && pool.length > 0) f.claimTargetUid = pool.shift()!;
