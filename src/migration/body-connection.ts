@@ -31,6 +31,8 @@ const IDLE_TIMEOUT_MS = 10 * 60_000;
 const LOGOUT_WAIT_MS = 2_000;
 /** As imapflow's greetingTimeout for the control connection (targets.ts). */
 const GREETING_TIMEOUT_MS = 30_000;
+/** An authentication backend may be slow; not this slow. */
+const LOGIN_TIMEOUT_MS = 60_000;
 const LIMITS = { maxLineBytes: 1024 * 1024, maxLiteralBytes: 2 ** 31 - 1 };
 
 /** What a failed command or connection throws; shaped like imapflow's errors for classifyConnectError. */
@@ -118,7 +120,9 @@ export class BodyConnection {
         await conn.startTls(tlsOptions);
         conn.caps = await conn.capability();
       }
-      if (!/^\* PREAUTH/i.test(line)) await conn.login(ep.user, ep.password);
+      // A server that never answers the login must not hold the copy for the idle timeout's 10 minutes.
+      if (!/^\* PREAUTH/i.test(line))
+        await withTimeout(conn.login(ep.user, ep.password), LOGIN_TIMEOUT_MS, "ETIMEDOUT");
       return conn;
     } catch (err) {
       conn.close();
@@ -375,7 +379,10 @@ function astring(s: string): Arg {
 function withTimeout<T>(p: Promise<T>, ms: number, code: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error("no greeting from the server"), { code })), ms);
+    timer = setTimeout(
+      () => reject(Object.assign(new Error("the server did not answer in time"), { code })),
+      ms,
+    );
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

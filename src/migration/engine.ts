@@ -114,7 +114,8 @@ export interface MigrationOptions {
    * The source thread and its first connection, started ahead by `domicilio migrate` with the password
    * as typed, while the control connection logs in (`scanner` null: not opened ahead; resolving to null:
    * that login failed, and the engine opens it again with the credentials that worked). runMigration
-   * owns both from then on: it logs the connection out and ends the thread on every path.
+   * owns both from then on: it logs the connection out and ends the thread on every path. Only with
+   * `connections` above 1: the early connection and the control one are open side by side.
    */
   early?: { thread: SourceThread; scanner: Promise<SourceConnection | null> | null };
   /** When the run began (performance.now()), if before this call: the report's `seconds` count from it. */
@@ -191,7 +192,7 @@ export function sourceId(ep: ImapEndpoint): string {
 export async function runMigration(o: MigrationOptions): Promise<MigrationReport> {
   const started = o.startedAt ?? performance.now();
   const emit = (e: MigrationEvent) => o.onEvent?.(e);
-  const connections = Math.max(1, o.connections ?? 4);
+  const connections = Math.max(1, Math.floor(o.connections ?? 4));
   const batchMessages = o.batchMessages ?? 100;
   // Small enough that memory stays flat (a few chunks in flight per connection), large enough that a
   // transaction carries many messages.
@@ -227,6 +228,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
   let pendingSpares: Promise<SourceConnection | null>[] = [];
   /** The control connection's logout, once its LIST is done. */
   let controlGone: Promise<unknown> | null = null;
+  /** The scan's connection while it opens (see below). */
+  let scannerOpening: Promise<SourceConnection | null> | null = null;
   setState("preparing");
   try {
     // ---- In preparazione -------------------------------------------------------------------------
@@ -239,7 +242,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     // becomes the first copy worker's. The control connection (imapflow: LIST with its extensions,
     // NAMESPACE) is given up after the LIST, so the old server sees at most --connections of ours.
     const openBody = async () => {
-      thread ??= new SourceThread();
+      // A thread that ended (it failed to start, or died) is replaced, not asked again.
+      if (!thread?.alive) thread = new SourceThread();
       const c = await thread.open(source);
       bodies.push(c);
       report.stats.connections++;
@@ -247,7 +251,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     };
     // With a single connection allowed it waits for the control connection's logout; so does a second
     // try when the server refused it beside the control one (one session per box).
-    const scannerOpening =
+    scannerOpening =
       connections > 1
         ? (earlyScanner ?? Promise.resolve(null)).then((c) => c ?? openBody()).catch(() => null)
         : null;
@@ -531,10 +535,20 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       let conn: SourceConnection | null = first ? await first : null;
       let ts: TargetSession | null = null;
       let selected: FolderWork | null = null;
-      const select = async (w: FolderWork) => {
-        if (selected === w) return;
+      const examine = async (w: FolderWork) => {
         selected = null;
-        if ((await conn!.examine(w.plan.source)).uidValidity !== w.uidValidity) {
+        let opened: { uidValidity: number };
+        try {
+          opened = await conn!.examine(w.plan.source);
+        } catch (err) {
+          if (!conn!.usable) throw err;
+          // The server's NO: the folder was deleted or renamed at the source since the scan.
+          throw new MigrationError(
+            "SOURCE_CHANGED",
+            `la cartella ${w.plan.source} non si apre più sul vecchio server (${(err as Error).message})`,
+          );
+        }
+        if (opened.uidValidity !== w.uidValidity) {
           throw new MigrationError(
             "SOURCE_CHANGED",
             `UIDVALIDITY di ${w.plan.source} cambiata durante la copia`,
@@ -543,12 +557,32 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         selected = w;
       };
       // A server that drops the connection on a message it cannot read (Dovecot does) costs one
-      // reconnection, not the copy.
+      // reconnection, not the copy. The old connection is closed first (a server at its connection
+      // limit would refuse the new one beside it), and a refused login is tried twice more.
       const reconnect = async (w: FolderWork) => {
         selected = null;
-        conn!.close();
-        conn = await openBody();
-        await select(w);
+        await conn!.close();
+        for (let attempt = 0; ; attempt++) {
+          try {
+            conn = await openBody();
+            break;
+          } catch (err) {
+            if (attempt >= 2) throw err;
+            await new Promise((r) => setTimeout(r, 250 * 4 ** attempt));
+          }
+        }
+        await examine(w);
+      };
+      // A connection that sat idle (opened during the scan) may have been dropped by the server or a
+      // NAT box meanwhile: one reconnection, as for a message it could not read.
+      const select = async (w: FolderWork) => {
+        if (selected === w) return;
+        try {
+          await examine(w);
+        } catch (err) {
+          if (err instanceof MigrationError || conn!.usable) throw err;
+          await reconnect(w);
+        }
       };
 
       const fetchChunk = async (c: Chunk): Promise<Fetched[]> => {
@@ -675,7 +709,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
               if (!(err instanceof MigrationError && err.code === "SOURCE_CHANGED")) throw err;
               c.w.report.failed += c.uids.length;
               messagesDone += c.uids.length;
-              addError(c.w.report, "UIDVALIDITY della cartella cambiata durante la copia: rilancia la copia");
+              addError(c.w.report, `${(err as Error).message}: rilancia la copia`);
             }
             // The bytes go into the box now (stage: a Domicilio box writes the large ones as files), while
             // the chunks before this one commit; only the rows wait for the folder's order. Claimed
@@ -778,7 +812,8 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     report.verified = false;
     setState("error", { code: e.code, message: e.message });
   } finally {
-    await Promise.allSettled([...pendingSpares, earlyScanner]); // one still opening would outlive the run
+    // A connection still opening would outlive the run.
+    await Promise.allSettled([...pendingSpares, earlyScanner, scannerOpening]);
     await controlGone;
     // Side by side: each LOGOUT is a round trip to a server that may be far away.
     await Promise.all(sessions.map((s) => s.release().catch(() => {})));

@@ -65,7 +65,8 @@ export interface SourceConnection {
   /** `UID FETCH uids (UID FLAGS INTERNALDATE BODY.PEEK[])`; what arrived is handed over even on failure. */
   fetchBodies(uids: string, onMessage: (m: SourceMessage) => void): Promise<void>;
   logout(): Promise<void>;
-  close(): void;
+  /** Closes without a LOGOUT; resolves once the socket is gone. */
+  close(): Promise<void>;
 }
 
 // The thread's first lines, plain CommonJS run with `eval`: they load source-worker from dist/ (.js), or
@@ -111,11 +112,21 @@ export class SourceThread {
     this.worker.on("exit", () => fail(new Error("the source thread ended")));
   }
 
+  /** False once the thread has ended or failed: a new run needs a new thread. */
+  get alive(): boolean {
+    return this.dead === null;
+  }
+
   request(req: SourceRequest): Promise<SourceReply> {
     if (this.dead) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
       this.waiting.set(req.id, { resolve, reject });
-      this.worker.postMessage(req);
+      try {
+        this.worker.postMessage(req);
+      } catch (err) {
+        this.waiting.delete(req.id);
+        reject(err as Error);
+      }
     });
   }
 
@@ -195,8 +206,9 @@ class ThreadedConnection implements SourceConnection {
     this.usable = false;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.usable = false;
-    this.call({ op: "close" }).catch(() => {});
+    await this.call({ op: "close" }).catch(() => {});
+    this.usable = false;
   }
 }

@@ -88,8 +88,13 @@ async function serve(m: SourceRequest): Promise<void> {
     try {
       port.postMessage(r, [...buffers]);
     } catch {
-      // A buffer Node will not hand over (newer Node refuses its shared pool's): copy them all instead.
-      port.postMessage(r);
+      try {
+        // A buffer Node will not hand over (newer Node refuses its shared pool's): copy them all instead.
+        port.postMessage(r);
+      } catch (err) {
+        // Whatever cannot cross: the request fails, the thread and its other connections go on.
+        port.postMessage({ id: r.id, usable: false, error: errorOf(err) } satisfies SourceReply);
+      }
     }
   }
 }

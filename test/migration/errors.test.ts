@@ -77,6 +77,22 @@ test("an unreachable source host exits 4 with a message naming the server", asyn
   await boxUntouched(target.dataDir);
 });
 
+test("a --connections that is not a whole number from 1 to 32 is refused before any connection (exit 2)", async (t) => {
+  const target = createTarget();
+  t.after(() => target.close());
+  for (const n of ["0", "1.5", "many", "33"]) {
+    const r = await migrate({
+      dataDir: target.dataDir,
+      from: src.dc.url("src"),
+      extra: ["--connections", n],
+    });
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.equal(r.json.error.code, "INVALID_SOURCE");
+    assert.match(r.json.error.message, /--connections/);
+  }
+  await boxUntouched(target.dataDir);
+});
+
 test("a self-signed source certificate is refused unless --insecure-tls is given, and the message says how", async (t) => {
   const target = createTarget();
   t.after(() => target.close());

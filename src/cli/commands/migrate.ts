@@ -99,7 +99,10 @@ export function registerMigrate(program: Command): void {
       }
 
       const source = { ...src, password, insecureTls: opts.insecureTls === true };
-      const connections = Number(opts.connections ?? 4) || 4;
+      const connections = Number(opts.connections ?? 4);
+      if (!Number.isInteger(connections) || connections < 1 || connections > 32) {
+        return fail(new MigrationError("INVALID_SOURCE", "--connections vuole un numero intero da 1 a 32."));
+      }
       // The source thread boots, and its first connection logs in, beside everything else below:
       // imapflow's loading, the control connection's login, the store's modules.
       const { SourceThread } = await import("../../migration/source-thread.js");
