@@ -230,12 +230,8 @@ export class BodyConnection {
     let text = `${tag} `;
     for (const a of args) {
       if (typeof a === "string") text += a;
-      else if (nonSync) {
-        pieces.push(Buffer.from(`${text}{${a.literal.length}+}\r\n`, "latin1"));
-        pieces.push(a.literal);
-        text = "";
-      } else {
-        pieces.push(Buffer.from(`${text}{${a.literal.length}}\r\n`, "latin1"));
+      else {
+        pieces.push(Buffer.from(`${text}{${a.literal.length}${nonSync ? "+" : ""}}\r\n`, "latin1"));
         pieces.push(a.literal);
         text = "";
       }

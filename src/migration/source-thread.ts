@@ -12,14 +12,16 @@ import type { HashedChunks } from "../store/message-bytes.js";
 import type { ScannedAttributes } from "./imap-response.js";
 import type { ImapEndpoint } from "./targets.js";
 
-export type SourceRequest = { id: number; conn: number } & (
+/** What a connection on the thread is asked to do. */
+type SourceOp =
   | { op: "open"; ep: ImapEndpoint }
   | { op: "examine"; path: string }
   | { op: "scan" }
   | { op: "fetch"; uids: string }
   | { op: "logout" }
-  | { op: "close" }
-);
+  | { op: "close" };
+
+export type SourceRequest = { id: number; conn: number } & SourceOp;
 
 /** A fetched message as it crosses threads: its chunks as (buffer, offset, length). */
 export interface ThreadMessage {
@@ -154,15 +156,7 @@ class ThreadedConnection implements SourceConnection {
     private readonly conn: number,
   ) {}
 
-  async call(
-    req:
-      | { op: "open"; ep: ImapEndpoint }
-      | { op: "examine"; path: string }
-      | { op: "scan" }
-      | { op: "fetch"; uids: string }
-      | { op: "logout" }
-      | { op: "close" },
-  ): Promise<SourceReply> {
+  async call(req: SourceOp): Promise<SourceReply> {
     let r: SourceReply;
     try {
       r = await this.thread.request({ ...req, id: this.thread.newId(), conn: this.conn });
@@ -209,6 +203,5 @@ class ThreadedConnection implements SourceConnection {
   async close(): Promise<void> {
     this.usable = false;
     await this.call({ op: "close" }).catch(() => {});
-    this.usable = false;
   }
 }
