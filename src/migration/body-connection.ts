@@ -1,21 +1,26 @@
-// A copy worker's connection to the old box: log in, EXAMINE a folder, fetch bodies, log out. That is all
-// a worker does on the source, so it does it on a connection of its own rather than through imapflow (the
-// control connection, with LIST and the scan, stays imapflow's): messages come out as the socket's own
-// chunks, never joined or copied (imap-response.ts says why that matters for speed).
+// The copy's connection to the old box: log in, LIST the folders, EXAMINE a folder and scan it, fetch
+// bodies, log out. That is all a copy does on the source, so it does it on connections of its own rather
+// than through imapflow: messages come out as the socket's own chunks, never joined or copied
+// (imap-response.ts says why that matters for speed), and the copy's start-up does not load imapflow.
 //
-// Same connection rules as imapflow's for the control connection (targets.ts, newImapClient): implicit
+// Same connection rules as imapflow's (targets.ts, newImapClient, for an IMAP target): implicit
 // TLS when the endpoint says so, otherwise STARTTLS whenever the server offers it; SNI for host names
 // only; the certificate checked unless --insecure-tls; AUTHENTICATE PLAIN when offered (RFC 4616, with
 // SASL-IR, RFC 4959, when allowed), LOGIN otherwise.
 import net from "node:net";
 import tls from "node:tls";
 import { encodeMutf7 } from "../mime/mutf7.js";
+import { BUSY_CODES } from "./errors.js";
+import type { SourceFolder } from "./folder-map.js";
 import {
   capabilitiesOf,
   type FetchedBody,
+  type ListedName,
   quoted,
   ResponseReader,
   readFetchBody,
+  readListed,
+  readNamespacePrefix,
   readScan,
   readTagged,
   type ScannedAttributes,
@@ -23,6 +28,7 @@ import {
   type TaggedStatus,
   untaggedCode,
 } from "./imap-response.js";
+import { decodeName, listedFolders } from "./listing.js";
 import type { ImapEndpoint } from "./targets.js";
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -66,6 +72,12 @@ interface Pending {
   onContinue?: () => void;
   resolve: (s: TaggedStatus) => void;
   reject: (e: Error) => void;
+}
+
+/** A command the server refused (tagged NO or BAD) resolves to null; a lost connection still throws. */
+function refusedOnly(err: unknown): null {
+  if (err instanceof SourceCommandError && err.tagged) return null;
+  throw err;
 }
 
 /** A piece of a command: text as is, or a string the server must receive as a literal (RFC 9051 §4.3). */
@@ -153,6 +165,31 @@ export class BodyConnection {
     return { uidValidity, exists };
   }
 
+  /**
+   * The box's folders (listing.ts): NAMESPACE for the personal prefix (RFC 2342; "" when refused), every
+   * name with `LIST "" "*"` (RFC 9051 §6.3.9), and the subscriptions with `LSUB "" "*"` (RFC 3501
+   * §6.3.9; unknown when refused, as on IMAP4rev2 servers). A plain LIST, without RETURN options: with
+   * them some servers (Dovecot 2.4) leave out the special-use attributes nobody asked for by name.
+   */
+  async list(): Promise<{ folders: SourceFolder[]; namespacePrefix: string }> {
+    let namespacePrefix = "";
+    await this.run(["NAMESPACE"], (r) => {
+      const prefix = readNamespacePrefix(r);
+      if (prefix !== null) namespacePrefix = decodeName(prefix);
+    }).catch(refusedOnly);
+    const list: ListedName[] = [];
+    await this.run(['LIST "" "*"'], (r) => {
+      const l = readListed(r, "LIST");
+      if (l) list.push(l);
+    });
+    const subscribed: ListedName[] = [];
+    const lsub = await this.run(['LSUB "" "*"'], (r) => {
+      const l = readListed(r, "LSUB");
+      if (l) subscribed.push(l);
+    }).then(() => subscribed, refusedOnly);
+    return { folders: listedFolders(list, lsub), namespacePrefix };
+  }
+
   /** Every message of the folder examined last: `UID FETCH 1:* (UID FLAGS RFC822.SIZE)`. */
   async scan(onMessage: (m: ScannedAttributes) => void): Promise<void> {
     await this.run(["UID FETCH 1:* (UID FLAGS RFC822.SIZE)"], (r) => {
@@ -201,8 +238,9 @@ export class BodyConnection {
         await this.run(["LOGIN ", astring(user), " ", astring(password)]);
       }
     } catch (err) {
-      // The server's answer to the login (a BYE before it changes nothing): the credentials.
-      if (err instanceof SourceCommandError && err.tagged)
+      // The server's answer to the login (a BYE before it changes nothing): the credentials, unless its
+      // response code says the server is busy (errors.ts BUSY_CODES).
+      if (err instanceof SourceCommandError && err.tagged && !BUSY_CODES.has(err.serverResponseCode))
         throw new SourceCommandError(
           err.message,
           { tag: "", status: "NO", code: err.serverResponseCode, text: err.responseText },

@@ -2,14 +2,14 @@
 // keywords and INTERNALDATE, verified, resumable after a crash at any point, and fast on re-runs.
 //
 // Phases (the states a member sees):
-//   In preparazione — log in to the source, LIST every folder (RFC 3501 §6.3.8, RFC 6154 attributes)
-//     on imapflow's control connection, plan the folder mapping (folder-map.ts), and scan every folder
-//     with one cheap `UID FETCH 1:* (UID FLAGS RFC822.SIZE)` on a connection of our own
-//     (body-connection.ts); compare with the ledger to know exactly what is missing and which flags
-//     changed; check the new box's quota for the missing bytes. Nothing is written to the box in this
-//     phase, so a quota that is too small leaves it untouched.
+//   In preparazione — on the source thread (source-prepare.ts), on a connection of our own
+//     (body-connection.ts): log in to the source, LIST every folder (RFC 9051 §6.3.9, RFC 6154
+//     attributes; listing.ts), plan the folder mapping (folder-map.ts), and scan every folder with one
+//     cheap `UID FETCH 1:* (UID FLAGS RFC822.SIZE)`. Then, here: compare with the ledger to know exactly
+//     what is missing and which flags changed; check the new box's quota for the missing bytes. Nothing
+//     is written to the box in this phase, so a quota that is too small leaves it untouched.
 //   Copia in corso — create the folders, then several workers (one source connection each, within the
-//     source's connection limits, opened while the scan runs; the scan's own becomes the first) take
+//     source's connection limits, logged in beside the preparation; the scan's own is the first) take
 //     chunks of the folders, largest first: `UID FETCH set (UID FLAGS INTERNALDATE BODY.PEEK[])`. A
 //     fetched chunk's bytes are staged at once (the store writes the large ones as files, fsynced) while
 //     earlier chunks commit; its rows then commit in the folder's order, one store transaction per chunk.
@@ -20,15 +20,13 @@
 //     with the bytes it stored) and the source's flags. Otherwise Errore, with the reason.
 //
 // See ledger.ts for why a SIGKILL between the store commit and the ledger commit never doubles a message.
-import type { ImapFlow } from "imapflow";
 import { summarizeHeaders } from "../mime/header-summary.js";
 import type { MessageBytes } from "../store/message-bytes.js";
 import { classifyConnectError, MigrationError } from "./errors.js";
-import { type PlannedFolder, planFolders, type SourceFolder } from "./folder-map.js";
+import type { PlannedFolder } from "./folder-map.js";
 import { flagsKey, type Ledger, type LedgerRow } from "./ledger.js";
 import { presetForHost } from "./presets.js";
-import { type OpenedSource, openControl } from "./source.js";
-import { type SourceConnection, type SourceMessage, SourceThread } from "./source-thread.js";
+import { type Prepared, type SourceConnection, type SourceMessage, SourceThread } from "./source-thread.js";
 import type {
   AppendItem,
   ImapEndpoint,
@@ -106,18 +104,11 @@ export interface MigrationOptions {
   batchBytes?: number;
   onEvent?: (e: MigrationEvent) => void;
   /**
-   * The control connection, already being opened (`openControl(source)`): `domicilio migrate` logs in
-   * while it loads and opens the store. Closed by the run like its own, whatever happens.
+   * The source thread and its preparation (`thread.prepare(source)`), started by
+   * `domicilio migrate` before it loads the store. runMigration owns both from then on: it logs the
+   * scanner out and ends the thread on every path.
    */
-  control?: Promise<OpenedSource>;
-  /**
-   * The source thread and its first connection, started ahead by `domicilio migrate` with the password
-   * as typed, while the control connection logs in (`scanner` null: not opened ahead; resolving to null:
-   * that login failed, and the engine opens it again with the credentials that worked). runMigration
-   * owns both from then on: it logs the connection out and ends the thread on every path. Only with
-   * `connections` above 1: the early connection and the control one are open side by side.
-   */
-  early?: { thread: SourceThread; scanner: Promise<SourceConnection | null> | null };
+  early?: { thread: SourceThread } & ReturnType<SourceThread["prepare"]>;
   /** When the run began (performance.now()), if before this call: the report's `seconds` count from it. */
   startedAt?: number;
 }
@@ -210,37 +201,42 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     if (error) report.error = error;
     emit({ type: "state", state, label: STATE_LABELS[state], ...(error ? { error } : {}) });
   };
-  const clients: ImapFlow[] = [];
   /** The copy workers' connections (body-connection.ts). */
   const bodies: SourceConnection[] = [];
-  /** The thread that holds them (source-thread.ts), started with the first. */
+  /** The thread that holds them (source-thread.ts): started ahead by `domicilio migrate`, or here. */
   let thread: SourceThread | null = o.early?.thread ?? null;
-  const earlyScanner = o.early?.scanner?.then((c) => {
-    if (c) {
-      bodies.push(c);
-      report.stats.connections++;
-    }
-    return c;
-  });
   const sessions: TargetSession[] = [];
   let releaseLock: (() => Promise<void>) | null = null;
-  /** Worker connections being opened ahead (see openSpares): settled before the end. */
+  /** The copy workers' other connections while they log in: settled before the end. */
   let pendingSpares: Promise<SourceConnection | null>[] = [];
-  /** The control connection's logout, once its LIST is done. */
-  let controlGone: Promise<unknown> | null = null;
-  /** The scan's connection while it opens (see below). */
-  let scannerOpening: Promise<SourceConnection | null> | null = null;
+  /** The thread's preparation while it runs: settled before the end, its connection then closed. */
+  let preparing: Promise<Prepared> | null = null;
   setState("preparing");
   try {
     // ---- In preparazione -------------------------------------------------------------------------
-    const opened = await (o.control ?? openControl(o.source));
-    const control = opened.client;
-    const source = opened.source;
-    clients.push(control);
+    // The source's side (login, LIST, plan, scan of every folder) runs on the source thread; see
+    // SourceThread.prepare. Its connection becomes the first copy worker's.
+    if (!thread?.alive) thread = new SourceThread();
+    const started = o.early ?? thread.prepare(o.source, connections - 1);
+    preparing = started.prepared;
+    // The copy workers' other connections, logging in beside the preparation: the run's to log out.
+    const spares = started.spares.map((p) =>
+      p.then((c) => {
+        if (c) {
+          bodies.push(c);
+          report.stats.connections++;
+        }
+        return c;
+      }),
+    );
+    pendingSpares = spares;
+    const prepared = await preparing;
+    bodies.push(prepared.scanner);
     report.stats.connections++;
-    // The scan's connection, our own (body-connection.ts), logs in while the control one lists; it then
-    // becomes the first copy worker's. The control connection (imapflow: LIST with its extensions,
-    // NAMESPACE) is given up after the LIST, so the old server sees at most --connections of ours.
+    const source = prepared.source;
+    const plan = prepared.plan;
+    await o.target.open();
+    releaseLock = await o.ledger.lockTarget();
     const openBody = async () => {
       // A thread that ended (it failed to start, or died) is replaced, not asked again.
       if (!thread?.alive) thread = new SourceThread();
@@ -249,52 +245,11 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       report.stats.connections++;
       return c;
     };
-    // With a single connection allowed it waits for the control connection's logout; so does a second
-    // try when the server refused it beside the control one (one session per box).
-    scannerOpening =
-      connections > 1
-        ? (earlyScanner ?? Promise.resolve(null)).then((c) => c ?? openBody()).catch(() => null)
-        : null;
-    await o.target.open();
-    releaseLock = await o.ledger.lockTarget();
-    const listed = await control.list();
-    const ns = (control as unknown as { namespaces?: { personal?: { prefix: string }[] } }).namespaces;
-    const namespacePrefix = ns?.personal?.[0]?.prefix ?? "";
-    const sourceFolders: SourceFolder[] = listed.map((f) => ({
-      path: f.path,
-      delimiter: f.delimiter,
-      flags: [...f.flags],
-      // imapflow: true when LSUB/LIST (SUBSCRIBED) says so, or when the server tells nothing at all.
-      subscribed: f.subscribed === true,
-    }));
-    const plan = planFolders(sourceFolders, { namespacePrefix });
-    // The control connection's work is done: its logout's round trip runs beside the scan.
-    clients.splice(clients.indexOf(control), 1);
-    controlGone = control.logout().catch(() => control.close());
-    const gone = controlGone;
-    let scanner = await scannerOpening;
-    if (!scanner) {
-      await gone;
-      scanner = await openBody();
-    }
-    // The workers' connections are opened while this one scans, as soon as a folder shows more
-    // messages than the ledger knows of: a login is several round trips, and the copy starts with
-    // every connection at once. A run with nothing new opens none.
-    const spares: Promise<SourceConnection | null>[] = [];
-    const openSpares = () => {
-      if (spares.length > 0) return;
-      for (let i = 1; i < connections; i++) {
-        spares.push(
-          // The worker tries again if this fails, and reports what goes wrong.
-          controlGone!.then(openBody).catch(() => null),
-        );
-      }
-    };
-    pendingSpares = spares;
     const names = await o.target.resolveNames(plan);
     const prepSession = await o.target.session();
     sessions.push(prepSession);
 
+    const scans = new Map(prepared.scans.map((f) => [f.source, f]));
     const works: FolderWork[] = [];
     for (const p of plan) {
       const target = names.get(p.target) ?? p.target;
@@ -311,22 +266,16 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       if (p.skipped) fr.skipped = p.skipped;
       report.folders.push(fr);
       if (p.skipped || !p.selectable) continue;
-      let opened: { uidValidity: number; exists: number };
-      try {
-        opened = await scanner.examine(p.source);
-      } catch (err) {
+      const found = scans.get(p.source);
+      if (!found?.examined) {
         // A folder the server lists but refuses to open: reported, the others are copied.
-        if (!scanner.usable) throw err;
         fr.verified = false;
-        addError(fr, `la cartella non si apre sul vecchio server: ${(err as Error).message ?? err}`);
+        addError(fr, `la cartella non si apre sul vecchio server: ${found?.error ?? "nessuna risposta"}`);
         continue;
       }
       const scan = new Map<number, ScannedMessage>();
-      const uidValidity = opened.uidValidity;
-      if (spares.length === 0 && opened.exists > (await o.ledger.countRows(p.source))) openSpares();
-      if (opened.exists > 0) {
-        await scanner.scan((m) => scan.set(m.uid, { flags: cleanFlags(m.flags), size: m.size }));
-      }
+      const uidValidity = found.examined.uidValidity;
+      for (const m of found.scanned ?? []) scan.set(m.uid, { flags: cleanFlags(m.flags), size: m.size });
       fr.sourceMessages = scan.size;
       works.push({
         plan: p,
@@ -531,8 +480,12 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
       claimTargetUid?: number;
     }
 
-    const worker = async (first: Promise<SourceConnection | null> | null) => {
-      let conn: SourceConnection | null = first ? await first : null;
+    const worker = async (first: Promise<SourceConnection | null>, index: number) => {
+      let conn: SourceConnection | null = await first;
+      // A spare that could not log in (a server that allows fewer sessions than --connections, one per
+      // box say) leaves its share to the others; the first worker always copies, on a new connection if
+      // its own is gone, so whatever the server allows, everything is copied.
+      if (!conn && index > 0) return;
       let ts: TargetSession | null = null;
       let selected: FolderWork | null = null;
       const examine = async (w: FolderWork) => {
@@ -737,9 +690,11 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
 
     const parallel = Math.max(1, Math.min(connections, chunks.length));
     // The scanner's connection is the first worker's.
-    const firstBody = Promise.resolve(scanner.usable ? scanner : null);
+    const firstBody = Promise.resolve(prepared.scanner.usable ? prepared.scanner : null);
     await Promise.all(
-      Array.from({ length: parallel }, (_, i) => worker(i === 0 ? firstBody : (spares[i - 1] ?? null))),
+      Array.from({ length: parallel }, (_, i) =>
+        worker(i === 0 ? firstBody : (spares[i - 1] ?? Promise.resolve(null)), i),
+      ),
     );
     // Chunks nobody took after a fatal error must not leave waiters behind.
     for (const c of chunks) c.done();
@@ -813,14 +768,10 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
     setState("error", { code: e.code, message: e.message });
   } finally {
     // A connection still opening would outlive the run.
-    await Promise.allSettled([...pendingSpares, earlyScanner, scannerOpening]);
-    await controlGone;
+    await Promise.allSettled([...pendingSpares, preparing]);
     // Side by side: each LOGOUT is a round trip to a server that may be far away.
     await Promise.all(sessions.map((s) => s.release().catch(() => {})));
-    await Promise.all([
-      ...clients.map((c) => c.logout().catch(() => c.close())),
-      ...bodies.map((b) => b.logout()),
-    ]);
+    await Promise.all(bodies.map((b) => b.logout()));
     // (assigned in openBody, which TypeScript does not follow)
     await (thread as SourceThread | null)?.close();
     await o.target.close().catch(() => {});

@@ -51,11 +51,26 @@ interface NetError {
   message?: string;
 }
 
+/**
+ * A login refused for the server's own reasons, not the credentials (RFC 5530 §3): UNAVAILABLE (Dovecot,
+ * at its sessions-per-user limit), INUSE, LIMIT. Telling the member the password is wrong would send
+ * them the wrong way.
+ */
+export const BUSY_CODES = new Set(["UNAVAILABLE", "INUSE", "LIMIT"]);
+
 /** Turns what imapflow or the socket threw at login into an error a member can act on. */
 export function classifyConnectError(err: unknown, where: string, loginHint?: string): MigrationError {
   if (err instanceof MigrationError) return err;
   const e = (err ?? {}) as NetError;
   const detail = [e.code, e.message, e.responseText].filter(Boolean).join(": ");
+  if (BUSY_CODES.has(e.serverResponseCode ?? "")) {
+    return new MigrationError(
+      "SOURCE_UNREACHABLE",
+      `Il server ${where} non accetta ora altre connessioni a questa casella (${e.responseText || e.message}). ` +
+        "Chiudi i programmi di posta collegati alla vecchia casella (telefono, computer) o riprova più tardi.",
+      detail,
+    );
+  }
   if (e.authenticationFailed || e.serverResponseCode === "AUTHENTICATIONFAILED") {
     return new MigrationError(
       "AUTH_FAILED",

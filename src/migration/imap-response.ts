@@ -316,3 +316,50 @@ export function quoted(s: string): string | null {
   if (/[\r\n\0\u0080-\uffff]/.test(s)) return null;
   return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
+
+/** One answer to LIST or LSUB (RFC 9051 §7.3.1, RFC 3501 §7.2.3): the name as the server wrote it. */
+export interface ListedName {
+  attributes: string[];
+  /** The hierarchy separator; null for NIL (a flat namespace). */
+  delimiter: string | null;
+  /** The name on the wire: modified UTF-7 (RFC 3501 §5.1.3), or UTF-8 from a server that sends it raw. */
+  name: string;
+}
+
+/** Reads `* LIST (\HasNoChildren) "/" "Sent"` (or LSUB); null for any other response. */
+export function readListed(r: ServerResponse, command: "LIST" | "LSUB"): ListedName | null {
+  const head = new RegExp(`^\\* ${command} `, "i").exec(r.text[0]!);
+  if (!head) return null;
+  const tokens = new Tokens(r, head[0].length);
+  const attrs = tokens.next();
+  const delim = tokens.next();
+  const name = tokens.next();
+  if (attrs?.kind !== "list" || !delim || !name) throw new ImapProtocolError(`unreadable ${command} answer`);
+  return {
+    attributes: attrs.items.flatMap((a) => (a.kind === "atom" ? [a.value] : [])),
+    delimiter: delim.kind === "string" ? delim.value : null,
+    name: textOf(name),
+  };
+}
+
+/**
+ * The personal namespace's prefix from `* NAMESPACE (("INBOX." ".")) NIL NIL` (RFC 2342 §5): the first
+ * one listed, "" when the server has none; null for any other response.
+ */
+export function readNamespacePrefix(r: ServerResponse): string | null {
+  const head = /^\* NAMESPACE /i.exec(r.text[0]!);
+  if (!head) return null;
+  const personal = new Tokens(r, head[0].length).next();
+  if (personal?.kind !== "list") return "";
+  const first = personal.items[0];
+  const prefix = first?.kind === "list" ? first.items[0] : undefined;
+  return prefix && prefix.kind !== "list" && prefix.kind !== "nil" ? textOf(prefix) : "";
+}
+
+/** An astring's text. 8-bit bytes are read as UTF-8: the response's text lines hold them as latin1. */
+function textOf(t: Token): string {
+  if (t.kind === "literal") return Buffer.concat(t.chunks).toString("utf8");
+  if (t.kind === "atom" || t.kind === "string")
+    return /[^\x00-\x7f]/.test(t.value) ? Buffer.from(t.value, "latin1").toString("utf8") : t.value;
+  return "";
+}

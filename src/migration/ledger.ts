@@ -238,18 +238,6 @@ export class Ledger {
     return (await this.base().where("folder", "=", folder).execute()).map(toRow);
   }
 
-  /** How many rows a source folder has (any UIDVALIDITY): a cheap hint of whether it has work left. */
-  async countRows(folder: string): Promise<number> {
-    const r = await this.db
-      .selectFrom("migration_ledger")
-      .select((eb) => eb.fn.countAll<number>().as("n"))
-      .where("source", "=", this.scope.source)
-      .where("target", "=", this.scope.target)
-      .where("folder", "=", folder)
-      .executeTakeFirst();
-    return Number(r?.n ?? 0);
-  }
-
   async rowsForTargetFolder(targetFolder: string): Promise<LedgerRow[]> {
     return (await this.base().where("target_folder", "=", targetFolder).execute()).map(toRow);
   }

@@ -9,12 +9,16 @@ import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { HashedChunks } from "../store/message-bytes.js";
+import { MigrationError, type MigrationErrorCode } from "./errors.js";
+import type { PlannedFolder, SourceFolder } from "./folder-map.js";
 import type { ScannedAttributes } from "./imap-response.js";
 import type { ImapEndpoint } from "./targets.js";
 
 /** What a connection on the thread is asked to do. */
 type SourceOp =
-  | { op: "open"; ep: ImapEndpoint }
+  | { op: "prepare"; ep: ImapEndpoint }
+  /** `after`: the credentials that worked for that connection's `prepare`, once its login is done. */
+  | { op: "open"; ep: ImapEndpoint; after?: number }
   | { op: "examine"; path: string }
   | { op: "scan" }
   | { op: "fetch"; uids: string }
@@ -33,10 +37,32 @@ export interface ThreadMessage {
   chunks: [ArrayBuffer, number, number][];
 }
 
+/** One folder of the plan as the scan found it: its UIDVALIDITY and messages, or why it did not open. */
+export interface PreparedFolder {
+  source: string;
+  examined?: { uidValidity: number; exists: number };
+  scanned?: ScannedAttributes[];
+  /** The server's refusal to open it (the connection still usable): reported, the others are copied. */
+  error?: string;
+}
+
+/** What the thread's `prepare` found: the folders as listed, their plan, and each copyable folder's scan. */
+export interface Prepared {
+  folders: SourceFolder[];
+  namespacePrefix: string;
+  plan: PlannedFolder[];
+  scans: PreparedFolder[];
+  /** The credentials that worked (a password typed with a stray space is tried once without it). */
+  source: ImapEndpoint;
+  /** The connection that scanned, logged in: the first copy worker's. */
+  scanner: SourceConnection;
+}
+
 export interface SourceReply {
   id: number;
   /** Whether the connection can take another command. */
   usable: boolean;
+  prepared?: Omit<Prepared, "scanner">;
   examined?: { uidValidity: number; exists: number };
   scanned?: ScannedAttributes[];
   messages?: ThreadMessage[];
@@ -45,6 +71,7 @@ export interface SourceReply {
     name: string;
     message: string;
     code?: string;
+    detail?: string;
     authenticationFailed: boolean;
     serverResponseCode: string;
     responseText: string;
@@ -82,6 +109,9 @@ const { workerData } = require("node:worker_threads");
 `;
 
 function toError(e: NonNullable<SourceReply["error"]>): Error {
+  // A member-facing error made on the thread (errors.ts) crosses as its fields: made again here.
+  if (e.name === "MigrationError")
+    return new MigrationError(e.code as MigrationErrorCode, e.message, e.detail);
   return Object.assign(new Error(e.message), e);
 }
 
@@ -136,6 +166,33 @@ export class SourceThread {
     return this.nextId++;
   }
 
+  /**
+   * The whole of "In preparazione" that reads the old box, on the thread (source-prepare.ts): the login,
+   * LIST, the folder plan, and EXAMINE plus the scan of every folder to copy, on a connection that is
+   * then handed over as the first copy worker's. `domicilio migrate` asks for it before it loads
+   * anything else, so that all of it runs while the main thread loads the store (0.4 s of module
+   * loading): only the store's side is left when that is done. Throws what classifyConnectError reads.
+   * `spares` more connections log in as soon as the first has, with the credentials that worked there,
+   * so that the copy starts with all of them (a login costs the old server tens of milliseconds); each
+   * resolves to null if it could not log in (the copy's worker tries again and reports why).
+   */
+  prepare(
+    ep: ImapEndpoint,
+    spares: number,
+  ): { prepared: Promise<Prepared>; spares: Promise<SourceConnection | null>[] } {
+    const scanner = new ThreadedConnection(this, this.nextConn++);
+    const prepared = scanner.call({ op: "prepare", ep }).then((r) => ({ ...r.prepared!, scanner }));
+    const after = scanner.id;
+    const opened = Array.from({ length: spares }, () => {
+      const conn = new ThreadedConnection(this, this.nextConn++);
+      return conn.call({ op: "open", ep, after }).then(
+        () => conn,
+        () => null,
+      );
+    });
+    return { prepared, spares: opened };
+  }
+
   /** Connects and logs in on the thread; throws what classifyConnectError reads. */
   async open(ep: ImapEndpoint): Promise<SourceConnection> {
     const conn = new ThreadedConnection(this, this.nextConn++);
@@ -153,13 +210,13 @@ class ThreadedConnection implements SourceConnection {
 
   constructor(
     private readonly thread: SourceThread,
-    private readonly conn: number,
+    readonly id: number,
   ) {}
 
   async call(req: SourceOp): Promise<SourceReply> {
     let r: SourceReply;
     try {
-      r = await this.thread.request({ ...req, id: this.thread.newId(), conn: this.conn });
+      r = await this.thread.request({ ...req, id: this.thread.newId(), conn: this.id });
     } catch (err) {
       this.usable = false;
       throw err;

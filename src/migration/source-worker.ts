@@ -4,10 +4,14 @@
 import { createHash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { BodyConnection } from "./body-connection.js";
+import { prepareSource } from "./source-prepare.js";
 import type { SourceReply, SourceRequest, ThreadMessage } from "./source-thread.js";
+import type { ImapEndpoint } from "./targets.js";
 
 const port = parentPort!;
 const conns = new Map<number, BodyConnection>();
+/** Each preparation's login, by its connection: the credentials that worked, or null if none did. */
+const logins = new Map<number, Promise<ImapEndpoint | null>>();
 
 function errorOf(err: unknown): SourceReply["error"] {
   const e = (err ?? {}) as Record<string, unknown>;
@@ -15,6 +19,7 @@ function errorOf(err: unknown): SourceReply["error"] {
     name: typeof e.name === "string" ? e.name : "Error",
     message: typeof e.message === "string" ? e.message : String(err),
     ...(typeof e.code === "string" ? { code: e.code } : {}),
+    ...(typeof e.detail === "string" ? { detail: e.detail } : {}),
     authenticationFailed: e.authenticationFailed === true,
     serverResponseCode: typeof e.serverResponseCode === "string" ? e.serverResponseCode : "",
     responseText: typeof e.responseText === "string" ? e.responseText : "",
@@ -32,9 +37,24 @@ async function serve(m: SourceRequest): Promise<void> {
   const buffers = new Set<ArrayBuffer>();
   try {
     switch (m.op) {
-      case "open":
-        conns.set(m.conn, await BodyConnection.open(m.ep));
+      case "prepare": {
+        let loggedIn!: (ep: ImapEndpoint | null) => void;
+        logins.set(m.conn, new Promise((r) => (loggedIn = r)));
+        try {
+          const { prepared, scanner } = await prepareSource(m.ep, loggedIn);
+          conns.set(m.conn, scanner);
+          return port.postMessage({ id: m.id, usable: usable(), prepared } satisfies SourceReply);
+        } finally {
+          loggedIn(null);
+        }
+      }
+      case "open": {
+        // A spare asked for with the preparation waits for its login: the password that worked there.
+        const ep = m.after === undefined ? m.ep : await logins.get(m.after);
+        if (!ep) throw new Error("the first connection could not log in");
+        conns.set(m.conn, await BodyConnection.open(ep));
         return port.postMessage({ id: m.id, usable: true } satisfies SourceReply);
+      }
       case "examine":
         return port.postMessage({
           id: m.id,

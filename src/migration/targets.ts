@@ -223,12 +223,15 @@ export interface ImapEndpoint {
  * imapflow's CommonJS build: the same code as its ES module build, loaded in about half the time (its ES
  * build is 56 modules resolved and read one by one through the ES loader, plus its CommonJS dependencies:
  * 0.2–0.3 s of a `domicilio migrate` start-up on this machine). Only this file constructs clients, so no
- * object of the other build ever meets these (the rest of src/ imports imapflow's types only).
+ * object of the other build ever meets these (the rest of src/ imports imapflow's types only). Loaded at
+ * the first client, not with this file: a copy into a box here reads the old box from the source thread
+ * (source-prepare.ts), and the main thread then never needs imapflow (0.1 s of its start-up).
  */
-const ImapFlowClass = (createRequire(import.meta.url)("imapflow") as typeof import("imapflow")).ImapFlow;
+let imapFlowClass: typeof import("imapflow").ImapFlow | null = null;
 
 export function newImapClient(ep: ImapEndpoint): ImapFlow {
-  return new ImapFlowClass({
+  imapFlowClass ??= (createRequire(import.meta.url)("imapflow") as typeof import("imapflow")).ImapFlow;
+  return new imapFlowClass({
     host: ep.host,
     port: ep.port,
     secure: ep.secure,
@@ -240,7 +243,7 @@ export function newImapClient(ep: ImapEndpoint): ImapFlow {
     connectionTimeout: 30_000,
     greetingTimeout: 30_000,
     socketTimeout: 10 * 60_000,
-  } as ConstructorParameters<typeof ImapFlowClass>[0]);
+  } as ConstructorParameters<typeof import("imapflow").ImapFlow>[0]);
 }
 
 /** Any IMAP server as the target. */

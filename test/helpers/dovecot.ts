@@ -40,6 +40,8 @@ export interface DovecotOptions {
   tls?: boolean;
   /** mail_fsync; default "never" (tests do not survive power cuts and this spares the shared disk). */
   fsync?: "optimized" | "always" | "never";
+  /** Sessions one user may hold at once (mail_max_userip_connections). Default 1000. */
+  maxUserConnections?: number;
 }
 
 export interface Dovecot {
@@ -195,7 +197,7 @@ userdb {
 }
 mail_location = maildir:~/Maildir
 mail_fsync = ${options.fsync ?? "never"}
-mail_max_userip_connections = 1000
+mail_max_userip_connections = ${options.maxUserConnections ?? 1000}
 namespace inbox {
   inbox = yes
   separator = ${separator}

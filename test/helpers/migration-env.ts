@@ -24,6 +24,20 @@ export interface SourceBox {
   mapName(name: string): string;
 }
 
+/** A mail program's session on the source box (imapflow, logged in as `src`), as the member's own would be. */
+export async function sourceClient(dc: Dovecot): Promise<ImapFlow> {
+  const c = new ImapFlow({
+    host: dc.host,
+    port: dc.port,
+    secure: false,
+    auth: { user: "src", pass: dc.password },
+    logger: false,
+    tls: { rejectUnauthorized: false },
+  });
+  await c.connect();
+  return c;
+}
+
 /** A Dovecot whose `src` user holds the corpus, every folder but "Vuota" subscribed. */
 export async function startSource(corpus: CorpusOptions, dovecot: DovecotOptions = {}): Promise<SourceBox> {
   const dc = await startDovecot({ users: ["src", "dst"], aruba: corpus.aruba === true, ...dovecot });
@@ -35,15 +49,7 @@ export async function startSource(corpus: CorpusOptions, dovecot: DovecotOptions
     await dc.stop();
     throw err;
   }
-  const c = new ImapFlow({
-    host: dc.host,
-    port: dc.port,
-    secure: false,
-    auth: { user: "src", pass: dc.password },
-    logger: false,
-    tls: { rejectUnauthorized: false },
-  });
-  await c.connect();
+  const c = await sourceClient(dc);
   for (const f of await c.list()) {
     if (!f.path.endsWith("Vuota") && !f.flags.has("\\Noselect")) await c.mailboxSubscribe(f.path);
   }

@@ -225,3 +225,29 @@ test("what the first review found: a silent server, a BYE that does not close, a
   assert.equal(classifyConnectError(err, "old").code, "SOURCE_UNREACHABLE");
   assert.equal(again.usable, false);
 });
+
+test("LIST on our connection: NAMESPACE and LSUB refused by the server are an empty prefix and unknown subscriptions", async (t) => {
+  const s = await server("* OK [CAPABILITY IMAP4rev1] ready\r\n", (c, send) => {
+    if (/ LOGIN /.test(c)) send(`${tag(c)} OK logged in\r\n`);
+    else if (/ NAMESPACE$/.test(c)) send(`${tag(c)} BAD unknown command\r\n`);
+    else if (/ LIST "" "\*"$/.test(c))
+      send(
+        `* LIST (\\HasChildren) "." INBOX\r\n* LIST (\\HasNoChildren) "." {15}\r\nINBOX.Inviata &-\r\n` +
+          `* LIST (\\Noselect) "." "INBOX.Archivio"\r\n${tag(c)} OK done\r\n`,
+      );
+    else if (/ LSUB /.test(c)) send(`${tag(c)} NO not now\r\n`);
+    else base(c, send, null as never);
+  });
+  t.after(s.close);
+  const conn = await BodyConnection.open(s.ep);
+  const listed = await conn.list();
+  assert.equal(listed.namespacePrefix, "");
+  assert.deepEqual(listed.folders, [
+    { path: "INBOX", delimiter: ".", flags: ["\\HasChildren"], subscribed: true },
+    { path: "INBOX.Archivio", delimiter: ".", flags: ["\\Noselect"], subscribed: true },
+    { path: "INBOX.Inviata &", delimiter: ".", flags: ["\\HasNoChildren"], subscribed: true },
+  ]);
+  assert.ok(conn.usable, "refusals leave the connection usable");
+  assert.deepEqual(s.commands.slice(1, 4), ["D2 NAMESPACE", 'D3 LIST "" "*"', 'D4 LSUB "" "*"']);
+  await conn.logout();
+});

@@ -9,6 +9,7 @@ import {
   createTarget,
   migrate,
   type SourceBox,
+  sourceClient,
   startSource,
   TARGET,
   withStore,
@@ -156,4 +157,29 @@ test("a message the source cannot serve is reported, the rest is copied, and a l
   assert.equal(again.status, 0, again.stdout + again.stderr);
   assert.equal(again.json.totals.copied, 1);
   assert.deepEqual(await compareWithTarget(src, target.dataDir), []);
+});
+
+test("a server that allows one session per box gets one: the copy is whole, the other connections step aside", async (t) => {
+  const one = await startSource({ scale: 0.02 }, { maxUserConnections: 1, tls: false });
+  t.after(() => one.dc.stop());
+  const target = createTarget();
+  t.after(() => target.close());
+  // While the member's own mail program holds that session, the server is busy, not the password wrong.
+  const other = await sourceClient(one.dc);
+  const busy = await migrate({ dataDir: target.dataDir, from: one.dc.url("src") });
+  await other.logout();
+  assert.equal(busy.status, 4, busy.stdout + busy.stderr);
+  assert.equal(busy.json.error.code, "SOURCE_UNREACHABLE");
+  assert.match(busy.json.error.message, /non accetta ora altre connessioni.*Chiudi i programmi di posta/);
+  await boxUntouched(target.dataDir);
+  const r = await migrate({
+    dataDir: target.dataDir,
+    from: one.dc.url("src"),
+    extra: ["--connections", "4"],
+  });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.equal(r.json.verified, true);
+  assert.equal(r.json.totals.copied, one.corpus.messages);
+  assert.equal(r.json.stats.connections, 1, "the refused spares are not counted");
+  assert.deepEqual(await compareWithTarget(one, target.dataDir), []);
 });

@@ -7,6 +7,8 @@ import {
   ResponseReader,
   readFetch,
   readFetchBody,
+  readListed,
+  readNamespacePrefix,
   readScan,
   readTagged,
   type ServerResponse,
@@ -135,4 +137,48 @@ test("tagged statuses, response codes and limits", () => {
     () => readFetch(frame(Buffer.from("* 1 FETCH (UID 3 FLAGS (\\Seen)\r\n"))[0]!),
     ImapProtocolError,
   );
+});
+
+test("LIST and LSUB answers: attributes, the separator or NIL, names as atom, quoted string or literal", () => {
+  const r = frame(
+    Buffer.from(
+      '* LIST (\\HasNoChildren \\Sent) "/" "Posta inviata"\r\n' +
+        "* LIST (\\Noselect) NIL Archivio\r\n" +
+        '* LSUB () "." {14}\r\nINBOX.&AOA-(x)\r\n' +
+        '* LIST () "\\\\" "a\\"b"\r\n' +
+        "* 3 EXISTS\r\n",
+    ),
+    [9, 40, 75],
+  );
+  assert.deepEqual(readListed(r[0]!, "LIST"), {
+    attributes: ["\\HasNoChildren", "\\Sent"],
+    delimiter: "/",
+    name: "Posta inviata",
+  });
+  assert.deepEqual(readListed(r[1]!, "LIST"), {
+    attributes: ["\\Noselect"],
+    delimiter: null,
+    name: "Archivio",
+  });
+  assert.equal(readListed(r[2]!, "LIST"), null, "an LSUB answer is not a LIST answer");
+  assert.deepEqual(readListed(r[2]!, "LSUB"), { attributes: [], delimiter: ".", name: "INBOX.&AOA-(x)" });
+  assert.deepEqual(readListed(r[3]!, "LIST"), { attributes: [], delimiter: "\\", name: 'a"b' });
+  assert.equal(readListed(r[4]!, "LIST"), null);
+  // A server that writes UTF-8 names raw (not modified UTF-7) is read as UTF-8, not byte by byte.
+  const raw = frame(Buffer.from('* LIST () "/" "Posta già letta"\r\n', "utf8"));
+  assert.equal(readListed(raw[0]!, "LIST")?.name, "Posta già letta");
+  assert.throws(() => readListed(frame(Buffer.from("* LIST (\\Sent)\r\n"))[0]!, "LIST"), ImapProtocolError);
+});
+
+test("NAMESPACE: the first personal prefix, empty when the server has no personal namespace", () => {
+  const [aruba, plain, none, other] = frame(
+    Buffer.from(
+      '* NAMESPACE (("INBOX." ".")) NIL NIL\r\n* NAMESPACE (("" "/")("#mh/" "/")) NIL (("#shared/" "/"))\r\n' +
+        "* NAMESPACE NIL NIL NIL\r\n* OK still here\r\n",
+    ),
+  );
+  assert.equal(readNamespacePrefix(aruba!), "INBOX.");
+  assert.equal(readNamespacePrefix(plain!), "");
+  assert.equal(readNamespacePrefix(none!), "");
+  assert.equal(readNamespacePrefix(other!), null);
 });

@@ -3,11 +3,11 @@
 // changed is matched by content instead of copied again.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ImapFlow } from "imapflow";
 import {
   compareWithTarget,
   createTarget,
   migrate,
+  sourceClient,
   startSource,
   TARGET,
   withStore,
@@ -25,15 +25,7 @@ test("a re-run brings new messages and flag changes, keeps deletions unless --mi
   const first = await migrate({ dataDir: target.dataDir, from, extra });
   assert.equal(first.status, 0, first.stderr);
 
-  const c = new ImapFlow({
-    host: src.dc.host,
-    port: src.dc.port,
-    secure: false,
-    auth: { user: "src", pass: src.dc.password },
-    logger: false,
-    tls: { rejectUnauthorized: false },
-  });
-  await c.connect();
+  const c = await sourceClient(src.dc);
   // Two new messages, flags changed on three, one message deleted.
   for (const n of [1, 2]) {
     await c.append(

@@ -1,6 +1,6 @@
-// Start-up order matters here: the command logs in to the old box first (source.ts pulls in imapflow
-// only) and loads the store (kysely, zod, better-sqlite3: most of the start-up) while that login's
-// round trips and the server's authentication run.
+// Start-up order matters here: the command starts the source thread's preparation first (the old box's
+// login, LIST and scan, on that thread) and loads the store (kysely, zod, better-sqlite3: most of the
+// start-up) while it runs.
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { parseImapUrl } from "../../migration/endpoint.js";
@@ -103,17 +103,15 @@ export function registerMigrate(program: Command): void {
       if (!Number.isInteger(connections) || connections < 1 || connections > 32) {
         return fail(new MigrationError("INVALID_SOURCE", "--connections vuole un numero intero da 1 a 32."));
       }
-      // The source thread boots, and its first connection logs in, beside everything else below:
-      // imapflow's loading, the control connection's login, the store's modules.
+      // The source thread boots and prepares (login, LIST, plan, scan of every folder: SourceThread.
+      // prepare) while this thread loads the store's modules, most of the start-up.
       const { SourceThread } = await import("../../migration/source-thread.js");
       const thread = new SourceThread();
-      const early = { thread, scanner: connections > 1 ? thread.open(source).catch(() => null) : null };
+      const early = { thread, ...thread.prepare(source, connections - 1) };
       // runMigration awaits it and reports a failure (wrong password, unreachable) as before; until
       // then a rejection must not count as unhandled. Any error thrown before runMigration ends the
       // process (bin/domicilio.js), connections and thread included.
-      const { openControl } = await import("../../migration/source.js");
-      const control = openControl(source);
-      control.catch(() => {});
+      early.prepared.catch(() => {});
       const [{ loadConfig }, { openStore }, { runMigration }, { Ledger }, progress, targets] =
         await Promise.all([
           import("../../config/load.js"),
@@ -140,7 +138,6 @@ export function registerMigrate(program: Command): void {
         });
         const report = await runMigration({
           source,
-          control,
           early,
           startedAt,
           target,
