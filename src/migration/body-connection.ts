@@ -10,17 +10,18 @@
 import net from "node:net";
 import tls from "node:tls";
 import { encodeMutf7 } from "../mime/mutf7.js";
-import { BUSY_CODES } from "./errors.js";
+import { BUSY_CODES, SERVER_BUSY } from "./errors.js";
 import type { SourceFolder } from "./folder-map.js";
 import {
   capabilitiesOf,
   type FetchedBody,
   type ListedName,
+  type Namespaces,
   quoted,
   ResponseReader,
   readFetchBody,
   readListed,
-  readNamespacePrefix,
+  readNamespaces,
   readScan,
   readTagged,
   type ScannedAttributes,
@@ -152,10 +153,11 @@ export class BodyConnection {
   }
 
   /** Opens a folder read-only (RFC 9051 §6.3.2) and returns its UIDVALIDITY and message count. */
-  async examine(path: string): Promise<{ uidValidity: number; exists: number }> {
+  async examine(path: string, wire?: string): Promise<{ uidValidity: number; exists: number }> {
     let uidValidity = 0;
     let exists = 0;
-    await this.run(["EXAMINE ", astring(encodeMutf7(path))], (r) => {
+    // The name as listed when known (listing.ts), else the path in modified UTF-7 (RFC 3501 §5.1.3).
+    await this.run(["EXAMINE ", astring(wire ?? encodeMutf7(path))], (r) => {
       const line = r.text[0]!;
       const v = untaggedCode(line, "UIDVALIDITY");
       if (v !== null) uidValidity = Number(v);
@@ -166,28 +168,39 @@ export class BodyConnection {
   }
 
   /**
-   * The box's folders (listing.ts): NAMESPACE for the personal prefix (RFC 2342; "" when refused), every
-   * name with `LIST "" "*"` (RFC 9051 §6.3.9), and the subscriptions with `LSUB "" "*"` (RFC 3501
-   * §6.3.9; unknown when refused, as on IMAP4rev2 servers). A plain LIST, without RETURN options: with
-   * them some servers (Dovecot 2.4) leave out the special-use attributes nobody asked for by name.
+   * The box's folders (listing.ts): NAMESPACE for the personal prefix and the other namespaces, whose
+   * folders are not the box's (RFC 2342; none when refused), every name with `LIST "" "*"` (RFC 9051
+   * §6.3.9), and the subscriptions with `LSUB "" "*"` (RFC 3501 §6.3.9), or on a server without LSUB
+   * `LIST (SUBSCRIBED)` (RFC 5258; unknown when both are refused). A plain LIST, without RETURN options:
+   * with them some servers (Dovecot 2.4) leave out the special-use attributes nobody asked for by name.
    */
   async list(): Promise<{ folders: SourceFolder[]; namespacePrefix: string }> {
-    let namespacePrefix = "";
+    let namespaces: Namespaces = { personal: [], others: [] };
     await this.run(["NAMESPACE"], (r) => {
-      const prefix = readNamespacePrefix(r);
-      if (prefix !== null) namespacePrefix = decodeName(prefix);
+      const ns = readNamespaces(r);
+      if (ns) namespaces = { personal: ns.personal.map(decodeName), others: ns.others.map(decodeName) };
     }).catch(refusedOnly);
     const list: ListedName[] = [];
     await this.run(['LIST "" "*"'], (r) => {
       const l = readListed(r, "LIST");
       if (l) list.push(l);
     });
-    const subscribed: ListedName[] = [];
-    const lsub = await this.run(['LSUB "" "*"'], (r) => {
-      const l = readListed(r, "LSUB");
-      if (l) subscribed.push(l);
-    }).then(() => subscribed, refusedOnly);
-    return { folders: listedFolders(list, lsub), namespacePrefix };
+    const listSubscribed = async (command: string, answer: "LIST" | "LSUB") => {
+      const names: ListedName[] = [];
+      const ok = await this.run([command], (r) => {
+        const l = readListed(r, answer);
+        if (l) names.push(l);
+      }).catch(refusedOnly);
+      return ok ? names : null;
+    };
+    // IMAP4rev2 has no LSUB (RFC 9051 §6.3.9): its LIST selects the subscribed folders instead.
+    const lsub =
+      (await listSubscribed('LSUB "" "*"', "LSUB")) ??
+      (await listSubscribed('LIST (SUBSCRIBED) "" "*"', "LIST"));
+    return {
+      folders: listedFolders(list, lsub, namespaces),
+      namespacePrefix: namespaces.personal[0] ?? "",
+    };
   }
 
   /** Every message of the folder examined last: `UID FETCH 1:* (UID FLAGS RFC822.SIZE)`. */
@@ -240,12 +253,15 @@ export class BodyConnection {
     } catch (err) {
       // The server's answer to the login (a BYE before it changes nothing): the credentials, unless its
       // response code says the server is busy (errors.ts BUSY_CODES).
-      if (err instanceof SourceCommandError && err.tagged && !BUSY_CODES.has(err.serverResponseCode))
+      if (err instanceof SourceCommandError && err.tagged) {
+        const busy = BUSY_CODES.has(err.serverResponseCode);
         throw new SourceCommandError(
           err.message,
           { tag: "", status: "NO", code: err.serverResponseCode, text: err.responseText },
-          true,
+          !busy,
+          busy ? SERVER_BUSY : undefined,
         );
+      }
       throw err;
     }
   }

@@ -492,7 +492,7 @@ export async function runMigration(o: MigrationOptions): Promise<MigrationReport
         selected = null;
         let opened: { uidValidity: number };
         try {
-          opened = await conn!.examine(w.plan.source);
+          opened = await conn!.examine(w.plan.source, w.plan.wire);
         } catch (err) {
           if (!conn!.usable) throw err;
           // The server's NO: the folder was deleted or renamed at the source since the scan.

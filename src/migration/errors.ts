@@ -58,12 +58,15 @@ interface NetError {
  */
 export const BUSY_CODES = new Set(["UNAVAILABLE", "INUSE", "LIMIT"]);
 
+/** The code of a login refused with one of BUSY_CODES (body-connection.ts), read by classifyConnectError. */
+export const SERVER_BUSY = "SERVER_BUSY";
+
 /** Turns what imapflow or the socket threw at login into an error a member can act on. */
 export function classifyConnectError(err: unknown, where: string, loginHint?: string): MigrationError {
   if (err instanceof MigrationError) return err;
   const e = (err ?? {}) as NetError;
   const detail = [e.code, e.message, e.responseText].filter(Boolean).join(": ");
-  if (BUSY_CODES.has(e.serverResponseCode ?? "")) {
+  if (e.code === SERVER_BUSY) {
     return new MigrationError(
       "SOURCE_UNREACHABLE",
       `Il server ${where} non accetta ora altre connessioni a questa casella (${e.responseText || e.message}). ` +

@@ -18,6 +18,8 @@ export interface SourceFolder {
   /** LIST attributes, e.g. \Noselect, \HasChildren, \Sent. */
   flags: string[];
   subscribed: boolean;
+  /** The name exactly as the server listed it, for EXAMINE (not always `path` encoded again). */
+  wire?: string;
 }
 
 export interface PlannedFolder {
@@ -31,6 +33,8 @@ export interface PlannedFolder {
   subscribed: boolean;
   /** Why the folder is not copied at all (virtual folders); the folder is then not created. */
   skipped?: string;
+  /** SourceFolder.wire */
+  wire?: string;
 }
 
 /** Our names for special folders when the box has none with that role yet. */
@@ -84,6 +88,11 @@ function roleByName(last: string): SpecialUse | null {
   return null;
 }
 
+/** Code-unit order: the same on every machine (localeCompare depends on the ICU data at hand). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function isInboxName(s: string): boolean {
   return s.toUpperCase() === "INBOX";
 }
@@ -121,14 +130,26 @@ export function planFolders(
   const taken = new Set<SpecialUse>(rows.filter((r) => r.attr).map((r) => r.attr!));
   const role = new Map<(typeof rows)[number], SpecialUse>();
   for (const r of rows) if (r.attr && r.selectable) role.set(r, r.attr);
-  for (const r of rows) {
+  // Whatever order the server listed them in, the same folder wins a role by name: the shallowest (a
+  // top-level "Sent" before "INBOX/Spedite"), then the more usual name, then the path. A plan that
+  // depended on the listing's order could move a folder to another target between two runs, and the
+  // ledger would then copy it again there.
+  const rank = (r: (typeof rows)[number]) => {
+    const last = r.parts[r.parts.length - 1]!.trim().toLowerCase();
+    const use = roleByName(last);
+    return use ? WELL_KNOWN_NAMES[use as keyof typeof WELL_KNOWN_NAMES].indexOf(last) : 0;
+  };
+  const byName = [...rows].sort(
+    (a, b) => a.parts.length - b.parts.length || rank(a) - rank(b) || compareText(a.f.path, b.f.path),
+  );
+  for (const r of byName) {
     if (role.has(r) || !r.selectable || r.virtual) continue;
     const topLevel = r.parts.length === 1 || (r.parts.length === 2 && isInboxName(r.parts[0]!));
     if (!topLevel) continue;
-    const byName = roleByName(r.parts[r.parts.length - 1]!);
-    if (byName && !taken.has(byName)) {
-      taken.add(byName);
-      role.set(r, byName);
+    const named = roleByName(r.parts[r.parts.length - 1]!);
+    if (named && !taken.has(named)) {
+      taken.add(named);
+      role.set(r, named);
     }
   }
   // Renamed prefixes, so children follow their parent.
@@ -159,6 +180,7 @@ export function planFolders(
       specialUse: use,
       selectable: r.selectable,
       subscribed: r.f.subscribed,
+      ...(r.f.wire !== undefined ? { wire: r.f.wire } : {}),
     };
     if (r.virtual)
       planned.skipped = "cartella virtuale (\\All o \\Flagged): i suoi messaggi sono già nelle altre";

@@ -338,22 +338,34 @@ export function readListed(r: ServerResponse, command: "LIST" | "LSUB"): ListedN
   return {
     attributes: attrs.items.flatMap((a) => (a.kind === "atom" ? [a.value] : [])),
     delimiter: delim.kind === "string" ? delim.value : null,
-    name: textOf(name),
+    // A folder may be called NIL: as a name, the atom is the word (RFC 9051 §9 mailbox is an astring).
+    name: name.kind === "nil" ? "NIL" : textOf(name),
   };
 }
 
-/**
- * The personal namespace's prefix from `* NAMESPACE (("INBOX." ".")) NIL NIL` (RFC 2342 §5): the first
- * one listed, "" when the server has none; null for any other response.
- */
-export function readNamespacePrefix(r: ServerResponse): string | null {
+/** The namespaces of `* NAMESPACE (("INBOX." ".")) (("user." ".")) NIL` (RFC 2342 §5), as their prefixes. */
+export interface Namespaces {
+  /** The box's own folders. */
+  personal: string[];
+  /** Other users' folders shared with the box, and folders shared by all. */
+  others: string[];
+}
+
+/** Reads a NAMESPACE answer; null for any other response. */
+export function readNamespaces(r: ServerResponse): Namespaces | null {
   const head = /^\* NAMESPACE /i.exec(r.text[0]!);
   if (!head) return null;
-  const personal = new Tokens(r, head[0].length).next();
-  if (personal?.kind !== "list") return "";
-  const first = personal.items[0];
-  const prefix = first?.kind === "list" ? first.items[0] : undefined;
-  return prefix && prefix.kind !== "list" && prefix.kind !== "nil" ? textOf(prefix) : "";
+  const tokens = new Tokens(r, head[0].length);
+  const prefixes = (t: Token | null): string[] =>
+    t?.kind !== "list"
+      ? []
+      : t.items.flatMap((ns) => {
+          const prefix = ns.kind === "list" ? ns.items[0] : undefined;
+          return prefix && prefix.kind !== "list" && prefix.kind !== "nil" ? [textOf(prefix)] : [];
+        });
+  const personal = prefixes(tokens.next());
+  const others = [...prefixes(tokens.next()), ...prefixes(tokens.next())];
+  return { personal, others };
 }
 
 /** An astring's text. 8-bit bytes are read as UTF-8: the response's text lines hold them as latin1. */

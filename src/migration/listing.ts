@@ -4,7 +4,7 @@
 // (0.1 s of start-up); the rules followed are the RFCs', and the servers' habits noted below.
 import { decodeMutf7 } from "../mime/mutf7.js";
 import type { SourceFolder } from "./folder-map.js";
-import type { ListedName } from "./imap-response.js";
+import type { ListedName, Namespaces } from "./imap-response.js";
 
 /** Special-use attributes first (RFC 6154 §2), in the order a mail program shows them. */
 const ROLE_ORDER = ["\\sent", "\\drafts", "\\archive", "\\junk", "\\trash", "\\all", "\\flagged"];
@@ -29,25 +29,46 @@ function pathOf(l: ListedName): string {
 }
 
 /**
- * `lsub` null: the server did not answer LSUB (removed by IMAP4rev2, refused by some servers), so which
- * folders are subscribed is unknown and every folder counts as subscribed, rather than none.
+ * Whether a folder is the box's own (RFC 2342): INBOX, and under a personal prefix when the server names
+ * one; never under another user's or the shared namespace's prefix ("user.", "#shared/", "Other Users/"),
+ * whose folders `LIST "" "*"` also returns on some servers but are not the member's to copy.
  */
-export function listedFolders(list: ListedName[], lsub: ListedName[] | null): SourceFolder[] {
-  // An LSUB answer with \Noselect names a folder that is not subscribed itself, only a child of it
-  // (RFC 3501 §6.3.9).
-  const subscribed = lsub
-    ? new Set(lsub.filter((l) => !l.attributes.some((a) => a.toLowerCase() === "\\noselect")).map(pathOf))
-    : null;
+function ownFolder(path: string, ns: Namespaces): boolean {
+  if (path === "INBOX") return true;
+  const lower = path.toLowerCase();
+  const starts = (prefix: string) => prefix !== "" && lower.startsWith(prefix.toLowerCase());
+  // The prefix's own name ("#shared", "user") is that namespace's root, not a folder of the box.
+  const root = (prefix: string) => prefix !== "" && lower === prefix.toLowerCase().replace(/[./\\]$/, "");
+  if (ns.others.some((p) => starts(p) || root(p))) return false;
+  if (ns.personal.length === 0 || ns.personal.includes("")) return true;
+  return ns.personal.some(starts);
+}
+
+/**
+ * `lsub` null: the server answered neither LSUB nor LIST (SUBSCRIBED), so which folders are subscribed
+ * is unknown and every folder counts as subscribed, rather than none.
+ */
+export function listedFolders(
+  list: ListedName[],
+  lsub: ListedName[] | null,
+  namespaces: Namespaces = { personal: [], others: [] },
+): SourceFolder[] {
+  // `LSUB "" "*"` names every subscribed folder, \Noselect or not (the RFC 3501 §6.3.9 case of a
+  // \Noselect parent that is not itself subscribed is that of the "%" wildcard).
+  const subscribed = lsub ? new Set(lsub.map(pathOf)) : null;
   const byPath = new Map<string, SourceFolder>();
   for (const l of list) {
     const path = pathOf(l);
-    if (byPath.has(path)) continue; // a server that repeats an answer
+    if (byPath.has(path) || !ownFolder(path, namespaces)) continue; // a repeated answer counts once
     const flags = [...l.attributes];
     // RFC 5258 §3: \NonExistent implies \Noselect.
     const lower = flags.map((f) => f.toLowerCase());
     if (lower.includes("\\nonexistent") && !lower.includes("\\noselect")) flags.push("\\Noselect");
     byPath.set(path, {
       path,
+      // A server that writes names raw (UTF-8) or not quite in modified UTF-7 ("Tom & Jerry") opens
+      // them under the name it listed, which encoding the decoded name again would not give back.
+      ...(path === "INBOX" ? {} : { wire: l.name }),
       delimiter: l.delimiter ?? "",
       flags,
       // INBOX is always there for a mail program, subscribed or not.
@@ -67,8 +88,7 @@ export function listedFolders(list: ListedName[], lsub: ListedName[] | null): So
     const pa = parts(a);
     const pb = parts(b);
     for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-      const c = pa[i]!.localeCompare(pb[i]!);
-      if (c !== 0) return c;
+      if (pa[i] !== pb[i]) return pa[i]! < pb[i]! ? -1 : 1;
     }
     return pa.length - pb.length;
   });

@@ -35,7 +35,7 @@ export async function prepareSource(
     for (const p of plan) {
       if (p.skipped || !p.selectable) continue;
       try {
-        const examined = await conn.examine(p.source);
+        const examined = await conn.examine(p.source, p.wire);
         const scanned: ScannedAttributes[] = [];
         if (examined.exists > 0) await conn.scan((m) => scanned.push(m));
         scans.push({ source: p.source, examined, scanned });
@@ -46,7 +46,7 @@ export async function prepareSource(
         scans.push({ source: p.source, error: (err as Error)?.message ?? String(err) });
       }
     }
-    return { prepared: { folders, namespacePrefix, plan, scans, source }, scanner: conn };
+    return { prepared: { plan, scans, source }, scanner: conn };
   } catch (err) {
     conn.close();
     throw err;

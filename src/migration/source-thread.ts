@@ -9,8 +9,7 @@ import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { HashedChunks } from "../store/message-bytes.js";
-import { MigrationError, type MigrationErrorCode } from "./errors.js";
-import type { PlannedFolder, SourceFolder } from "./folder-map.js";
+import type { PlannedFolder } from "./folder-map.js";
 import type { ScannedAttributes } from "./imap-response.js";
 import type { ImapEndpoint } from "./targets.js";
 
@@ -19,7 +18,7 @@ type SourceOp =
   | { op: "prepare"; ep: ImapEndpoint }
   /** `after`: the credentials that worked for that connection's `prepare`, once its login is done. */
   | { op: "open"; ep: ImapEndpoint; after?: number }
-  | { op: "examine"; path: string }
+  | { op: "examine"; path: string; wire?: string }
   | { op: "scan" }
   | { op: "fetch"; uids: string }
   | { op: "logout" }
@@ -46,10 +45,8 @@ export interface PreparedFolder {
   error?: string;
 }
 
-/** What the thread's `prepare` found: the folders as listed, their plan, and each copyable folder's scan. */
+/** What the thread's `prepare` found: the folder plan, and each copyable folder's scan. */
 export interface Prepared {
-  folders: SourceFolder[];
-  namespacePrefix: string;
   plan: PlannedFolder[];
   scans: PreparedFolder[];
   /** The credentials that worked (a password typed with a stray space is tried once without it). */
@@ -71,7 +68,6 @@ export interface SourceReply {
     name: string;
     message: string;
     code?: string;
-    detail?: string;
     authenticationFailed: boolean;
     serverResponseCode: string;
     responseText: string;
@@ -89,7 +85,8 @@ export interface SourceMessage {
 /** What the engine needs of a connection to the old box. */
 export interface SourceConnection {
   readonly usable: boolean;
-  examine(path: string): Promise<{ uidValidity: number; exists: number }>;
+  /** `wire`: the name as the server listed it (PlannedFolder.wire), when known. */
+  examine(path: string, wire?: string): Promise<{ uidValidity: number; exists: number }>;
   scan(onMessage: (m: ScannedAttributes) => void): Promise<void>;
   /** `UID FETCH uids (UID FLAGS INTERNALDATE BODY.PEEK[])`; what arrived is handed over even on failure. */
   fetchBodies(uids: string, onMessage: (m: SourceMessage) => void): Promise<void>;
@@ -109,9 +106,6 @@ const { workerData } = require("node:worker_threads");
 `;
 
 function toError(e: NonNullable<SourceReply["error"]>): Error {
-  // A member-facing error made on the thread (errors.ts) crosses as its fields: made again here.
-  if (e.name === "MigrationError")
-    return new MigrationError(e.code as MigrationErrorCode, e.message, e.detail);
   return Object.assign(new Error(e.message), e);
 }
 
@@ -173,8 +167,8 @@ export class SourceThread {
    * anything else, so that all of it runs while the main thread loads the store (0.4 s of module
    * loading): only the store's side is left when that is done. Throws what classifyConnectError reads.
    * `spares` more connections log in as soon as the first has, with the credentials that worked there,
-   * so that the copy starts with all of them (a login costs the old server tens of milliseconds); each
-   * resolves to null if it could not log in (the copy's worker tries again and reports why).
+   * so that the copy starts with all of them (a login is several round trips and the server's
+   * authentication); each resolves to null if it could not log in, and the copy goes on without it.
    */
   prepare(
     ep: ImapEndpoint,
@@ -226,8 +220,8 @@ class ThreadedConnection implements SourceConnection {
     return r;
   }
 
-  async examine(path: string): Promise<{ uidValidity: number; exists: number }> {
-    return (await this.call({ op: "examine", path })).examined!;
+  async examine(path: string, wire?: string): Promise<{ uidValidity: number; exists: number }> {
+    return (await this.call({ op: "examine", path, ...(wire !== undefined ? { wire } : {}) })).examined!;
   }
 
   async scan(onMessage: (m: ScannedAttributes) => void): Promise<void> {

@@ -19,7 +19,6 @@ function errorOf(err: unknown): SourceReply["error"] {
     name: typeof e.name === "string" ? e.name : "Error",
     message: typeof e.message === "string" ? e.message : String(err),
     ...(typeof e.code === "string" ? { code: e.code } : {}),
-    ...(typeof e.detail === "string" ? { detail: e.detail } : {}),
     authenticationFailed: e.authenticationFailed === true,
     serverResponseCode: typeof e.serverResponseCode === "string" ? e.serverResponseCode : "",
     responseText: typeof e.responseText === "string" ? e.responseText : "",
@@ -59,7 +58,7 @@ async function serve(m: SourceRequest): Promise<void> {
         return port.postMessage({
           id: m.id,
           usable: usable(),
-          examined: await conn().examine(m.path),
+          examined: await conn().examine(m.path, m.wire),
         } satisfies SourceReply);
       case "scan": {
         const scanned: NonNullable<SourceReply["scanned"]> = [];

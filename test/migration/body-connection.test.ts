@@ -8,6 +8,7 @@ import net from "node:net";
 import { test } from "node:test";
 import { BodyConnection } from "../../src/migration/body-connection.js";
 import { classifyConnectError } from "../../src/migration/errors.js";
+import { prepareSource } from "../../src/migration/source-prepare.js";
 
 /**
  * Answers each whole command of the client: its lines with the literals it announced inline as
@@ -226,16 +227,17 @@ test("what the first review found: a silent server, a BYE that does not close, a
   assert.equal(again.usable, false);
 });
 
-test("LIST on our connection: NAMESPACE and LSUB refused by the server are an empty prefix and unknown subscriptions", async (t) => {
+test("LIST on our connection: NAMESPACE refused is an empty prefix; LSUB and LIST (SUBSCRIBED) refused, unknown subscriptions", async (t) => {
   const s = await server("* OK [CAPABILITY IMAP4rev1] ready\r\n", (c, send) => {
     if (/ LOGIN /.test(c)) send(`${tag(c)} OK logged in\r\n`);
     else if (/ NAMESPACE$/.test(c)) send(`${tag(c)} BAD unknown command\r\n`);
     else if (/ LIST "" "\*"$/.test(c))
       send(
-        `* LIST (\\HasChildren) "." INBOX\r\n* LIST (\\HasNoChildren) "." {15}\r\nINBOX.Inviata &-\r\n` +
+        `* LIST (\\HasChildren) "." INBOX\r\n* LIST (\\HasNoChildren) "." {16}\r\nINBOX.Inviata &-\r\n` +
           `* LIST (\\Noselect) "." "INBOX.Archivio"\r\n${tag(c)} OK done\r\n`,
       );
     else if (/ LSUB /.test(c)) send(`${tag(c)} NO not now\r\n`);
+    else if (/ LIST \(SUBSCRIBED\) /.test(c)) send(`${tag(c)} BAD no LIST-EXTENDED here\r\n`);
     else base(c, send, null as never);
   });
   t.after(s.close);
@@ -244,10 +246,86 @@ test("LIST on our connection: NAMESPACE and LSUB refused by the server are an em
   assert.equal(listed.namespacePrefix, "");
   assert.deepEqual(listed.folders, [
     { path: "INBOX", delimiter: ".", flags: ["\\HasChildren"], subscribed: true },
-    { path: "INBOX.Archivio", delimiter: ".", flags: ["\\Noselect"], subscribed: true },
-    { path: "INBOX.Inviata &", delimiter: ".", flags: ["\\HasNoChildren"], subscribed: true },
+    {
+      path: "INBOX.Archivio",
+      wire: "INBOX.Archivio",
+      delimiter: ".",
+      flags: ["\\Noselect"],
+      subscribed: true,
+    },
+    {
+      path: "INBOX.Inviata &",
+      wire: "INBOX.Inviata &-",
+      delimiter: ".",
+      flags: ["\\HasNoChildren"],
+      subscribed: true,
+    },
   ]);
   assert.ok(conn.usable, "refusals leave the connection usable");
-  assert.deepEqual(s.commands.slice(1, 4), ["D2 NAMESPACE", 'D3 LIST "" "*"', 'D4 LSUB "" "*"']);
+  assert.deepEqual(s.commands.slice(1, 5), [
+    "D2 NAMESPACE",
+    'D3 LIST "" "*"',
+    'D4 LSUB "" "*"',
+    'D5 LIST (SUBSCRIBED) "" "*"',
+  ]);
   await conn.logout();
+});
+
+test("a server without LSUB (IMAP4rev2) tells the subscriptions through LIST (SUBSCRIBED)", async (t) => {
+  const s = await server("* OK [CAPABILITY IMAP4rev2] ready\r\n", (c, send) => {
+    if (/ LOGIN /.test(c)) send(`${tag(c)} OK logged in\r\n`);
+    else if (/ NAMESPACE$/.test(c)) send(`* NAMESPACE (("" "/")) NIL NIL\r\n${tag(c)} OK\r\n`);
+    else if (/ LIST "" "\*"$/.test(c))
+      send(`* LIST () "/" INBOX\r\n* LIST () "/" A\r\n* LIST () "/" B\r\n${tag(c)} OK done\r\n`);
+    else if (/ LSUB /.test(c)) send(`${tag(c)} BAD no LSUB in IMAP4rev2\r\n`);
+    else if (/ LIST \(SUBSCRIBED\) /.test(c)) send(`* LIST (\\Subscribed) "/" A\r\n${tag(c)} OK\r\n`);
+    else base(c, send, null as never);
+  });
+  t.after(s.close);
+  const conn = await BodyConnection.open(s.ep);
+  const { folders } = await conn.list();
+  assert.deepEqual(Object.fromEntries(folders.map((f) => [f.path, f.subscribed])), {
+    INBOX: true,
+    A: true,
+    B: false,
+  });
+  await conn.logout();
+});
+
+test("the preparation opens each folder under the name the server listed, raw UTF-8 or loose modified UTF-7", async (t) => {
+  const s = await server("* OK [CAPABILITY IMAP4rev1] ready\r\n", (c, send) => {
+    if (/ LOGIN /.test(c)) send(`${tag(c)} OK logged in\r\n`);
+    else if (/ NAMESPACE$/.test(c)) send(`* NAMESPACE (("" "/")) NIL NIL\r\n${tag(c)} OK\r\n`);
+    else if (/ LIST "" "\*"$/.test(c))
+      send(
+        Buffer.from(
+          `* LIST () "/" INBOX\r\n* LIST () "/" "Già letta"\r\n* LIST () "/" "Tom & Jerry"\r\n` +
+            `* LIST () "/" "Posta &AOA-"\r\n${tag(c)} OK done\r\n`,
+          "utf8",
+        ),
+      );
+    else if (/ LSUB /.test(c)) send(`${tag(c)} OK\r\n`);
+    else if (/ EXAMINE /.test(c))
+      send(`* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n${tag(c)} OK [READ-ONLY] done\r\n`);
+    else base(c, send, null as never);
+  });
+  t.after(s.close);
+  let loggedIn: unknown = null;
+  const { prepared, scanner } = await prepareSource(s.ep, (ep) => {
+    loggedIn = ep;
+  });
+  assert.deepEqual(loggedIn, s.ep);
+  assert.deepEqual(
+    prepared.plan.map((p) => p.source),
+    ["INBOX", "Già letta", "Posta à", "Tom & Jerry"],
+  );
+  assert.deepEqual(
+    s.commands.filter((c) => / EXAMINE /.test(c)).map((c) => c.replace(/^\S+ /, "")),
+    ['EXAMINE "INBOX"', "EXAMINE <literal Già letta>", 'EXAMINE "Posta &AOA-"', 'EXAMINE "Tom & Jerry"'],
+  );
+  assert.deepEqual(
+    prepared.scans.map((f) => f.examined?.uidValidity),
+    [7, 7, 7, 7],
+  );
+  await scanner.logout();
 });

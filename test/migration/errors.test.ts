@@ -65,6 +65,7 @@ test("a password typed with a stray space is forgiven", async (t) => {
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.equal(r.json.verified, true);
+  assert.equal(r.json.stats.connections, 4, "the other connections log in with the password that worked");
 });
 
 test("an unreachable source host exits 4 with a message naming the server", async (t) => {

@@ -98,6 +98,19 @@ test("\\Noselect parents are planned as folders with nothing to copy; virtual \\
   assert.match(plan[1]!.skipped ?? "", /virtuale/);
 });
 
+test("the same folder wins a role by name whatever order the server lists them in: the shallowest first", () => {
+  const folders = [f("INBOX", "/"), f("INBOX/Spedite", "/"), f("Sent", "/"), f("Posta inviata", "/")];
+  const expected = {
+    INBOX: "INBOX",
+    "INBOX/Spedite": "INBOX/Spedite",
+    Sent: "Sent",
+    "Posta inviata": "Posta inviata",
+  };
+  assert.deepEqual(targets(folders), expected);
+  assert.deepEqual(targets([...folders].reverse()), expected);
+  assert.deepEqual(targets([folders[0]!, folders[1]!, folders[3]!, folders[2]!]), expected);
+});
+
 test("subscriptions travel with the plan", () => {
   const plan = planFolders([f("A", "/", [], true), f("B", "/", [], false)]);
   assert.deepEqual(

@@ -8,7 +8,7 @@ import {
   readFetch,
   readFetchBody,
   readListed,
-  readNamespacePrefix,
+  readNamespaces,
   readScan,
   readTagged,
   type ServerResponse,
@@ -170,15 +170,19 @@ test("LIST and LSUB answers: attributes, the separator or NIL, names as atom, qu
   assert.throws(() => readListed(frame(Buffer.from("* LIST (\\Sent)\r\n"))[0]!, "LIST"), ImapProtocolError);
 });
 
-test("NAMESPACE: the first personal prefix, empty when the server has no personal namespace", () => {
-  const [aruba, plain, none, other] = frame(
+test("NAMESPACE: the personal prefixes, and those of other users' and shared folders", () => {
+  const [aruba, cyrus, none, other] = frame(
     Buffer.from(
-      '* NAMESPACE (("INBOX." ".")) NIL NIL\r\n* NAMESPACE (("" "/")("#mh/" "/")) NIL (("#shared/" "/"))\r\n' +
+      '* NAMESPACE (("INBOX." ".")) NIL NIL\r\n* NAMESPACE (("" "/")("#mh/" "/")) (("user." ".")) (("#shared/" "/"))\r\n' +
         "* NAMESPACE NIL NIL NIL\r\n* OK still here\r\n",
     ),
   );
-  assert.equal(readNamespacePrefix(aruba!), "INBOX.");
-  assert.equal(readNamespacePrefix(plain!), "");
-  assert.equal(readNamespacePrefix(none!), "");
-  assert.equal(readNamespacePrefix(other!), null);
+  assert.deepEqual(readNamespaces(aruba!), { personal: ["INBOX."], others: [] });
+  assert.deepEqual(readNamespaces(cyrus!), { personal: ["", "#mh/"], others: ["user.", "#shared/"] });
+  assert.deepEqual(readNamespaces(none!), { personal: [], others: [] });
+  assert.equal(readNamespaces(other!), null);
+});
+
+test("a folder called NIL is a folder called NIL", () => {
+  assert.equal(readListed(frame(Buffer.from('* LIST () "/" NIL\r\n'))[0]!, "LIST")?.name, "NIL");
 });

@@ -34,18 +34,36 @@ test("\\NonExistent is also \\Noselect (RFC 5258), so the plan creates the folde
   assert.deepEqual(f!.flags, ["\\NonExistent", "\\HasChildren", "\\Noselect"]);
 });
 
-test("subscriptions: from LSUB; an LSUB \\Noselect name is not subscribed; unknown without LSUB; INBOX always", () => {
+test("subscriptions: from LSUB, \\Noselect ones too; unknown without an answer, so all; INBOX always", () => {
   const list = [l("INBOX"), l("Clienti"), l("Clienti/Rossi"), l("Vuota")];
   const subscribed = (lsub: ListedName[] | null) =>
     Object.fromEntries(listedFolders(list, lsub).map((f) => [f.path, f.subscribed]));
   assert.deepEqual(subscribed([l("Clienti", ["\\Noselect"]), l("Clienti/Rossi")]), {
     INBOX: true,
-    Clienti: false,
+    Clienti: true,
     "Clienti/Rossi": true,
     Vuota: false,
   });
-  // A server that refused LSUB (IMAP4rev2 has none): every folder, rather than none.
+  // A server that answered neither LSUB nor LIST (SUBSCRIBED): every folder, rather than none.
   assert.deepEqual(subscribed(null), { INBOX: true, Clienti: true, "Clienti/Rossi": true, Vuota: true });
+});
+
+test("only the box's own folders: under its personal prefix, never other users' or shared ones", () => {
+  const paths = (list: ListedName[], personal: string[], others: string[]) =>
+    listedFolders(list, [], { personal, others }).map((f) => f.path);
+  // A Cyrus-like server: own folders under INBOX., another user's and a shared folder beside them.
+  const cyrus = [
+    l("INBOX", [], "."),
+    l("INBOX.Sent", [], "."),
+    l("user.anna.Spam", [], "."),
+    l("Cestino", [], "."),
+  ];
+  assert.deepEqual(paths(cyrus, ["INBOX."], ["user.", ""]), ["INBOX", "INBOX.Sent"]);
+  // Dovecot-like: personal prefix "", shared folders under their own prefix (and its root) left out.
+  const dovecot = [l("INBOX"), l("Sent"), l("Shared", ["\\Noselect"]), l("Shared/anna/Spam")];
+  assert.deepEqual(paths(dovecot, [""], ["Shared/"]), ["INBOX", "Sent"]);
+  // No NAMESPACE answer: everything listed.
+  assert.deepEqual(paths(dovecot, [], []), ["INBOX", "Sent", "Shared", "Shared/anna/Spam"]);
 });
 
 test("order: INBOX, the special-use folders, then by name a level at a time (a parent before its children)", () => {
