@@ -4,7 +4,6 @@
 // the Internet; clamd runs rootless on a private signature database holding only EICAR.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImapFlow } from "imapflow";
@@ -17,16 +16,9 @@ import { runCli, type Served, serve } from "./cli.js";
 
 export const PASSWORD = "Segreto-2024";
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "./ports.js";
+
+export { freePort };
 
 export interface ProviderSpec {
   name: string;
