@@ -19,7 +19,6 @@ type SourceOp =
   /** `after`: the credentials that worked for that connection's `prepare`, once its login is done. */
   | { op: "open"; ep: ImapEndpoint; after?: number }
   | { op: "examine"; path: string; wire?: string }
-  | { op: "scan" }
   | { op: "fetch"; uids: string }
   | { op: "logout" }
   | { op: "close" };
@@ -61,7 +60,6 @@ export interface SourceReply {
   usable: boolean;
   prepared?: Omit<Prepared, "scanner">;
   examined?: { uidValidity: number; exists: number };
-  scanned?: ScannedAttributes[];
   messages?: ThreadMessage[];
   /** The failure, with the fields classifyConnectError reads. */
   error?: {
@@ -87,7 +85,6 @@ export interface SourceConnection {
   readonly usable: boolean;
   /** `wire`: the name as the server listed it (PlannedFolder.wire), when known. */
   examine(path: string, wire?: string): Promise<{ uidValidity: number; exists: number }>;
-  scan(onMessage: (m: ScannedAttributes) => void): Promise<void>;
   /** `UID FETCH uids (UID FLAGS INTERNALDATE BODY.PEEK[])`; what arrived is handed over even on failure. */
   fetchBodies(uids: string, onMessage: (m: SourceMessage) => void): Promise<void>;
   logout(): Promise<void>;
@@ -222,10 +219,6 @@ class ThreadedConnection implements SourceConnection {
 
   async examine(path: string, wire?: string): Promise<{ uidValidity: number; exists: number }> {
     return (await this.call({ op: "examine", path, ...(wire !== undefined ? { wire } : {}) })).examined!;
-  }
-
-  async scan(onMessage: (m: ScannedAttributes) => void): Promise<void> {
-    for (const s of (await this.call({ op: "scan" })).scanned ?? []) onMessage(s);
   }
 
   async fetchBodies(uids: string, onMessage: (m: SourceMessage) => void): Promise<void> {

@@ -60,11 +60,6 @@ async function serve(m: SourceRequest): Promise<void> {
           usable: usable(),
           examined: await conn().examine(m.path, m.wire),
         } satisfies SourceReply);
-      case "scan": {
-        const scanned: NonNullable<SourceReply["scanned"]> = [];
-        await conn().scan((s) => scanned.push(s));
-        return port.postMessage({ id: m.id, usable: usable(), scanned } satisfies SourceReply);
-      }
       case "fetch": {
         await conn().fetchBodies(m.uids, (b) => {
           const hash = createHash("sha256");
