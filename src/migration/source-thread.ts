@@ -5,9 +5,8 @@
 // SQLite is synchronous there, and the store's work must stay there). On their own thread the two halves
 // run side by side; the bytes cross over without a copy (their buffers are transferred), with their
 // sha-256, which the store then uses as the blob's name (message-bytes.ts, HashedChunks).
-import { extname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startModuleThread } from "../threads/module-thread.js";
 import type { HashedChunks } from "../store/message-bytes.js";
 import type { PlannedFolder } from "./folder-map.js";
 import type { ScannedAttributes } from "./imap-response.js";
@@ -92,16 +91,6 @@ export interface SourceConnection {
   close(): Promise<void>;
 }
 
-// The thread's first lines, plain CommonJS run with `eval`: they load source-worker from dist/ (.js), or
-// from the sources when those run under tsx (the tests), whose loader a thread does not inherit.
-const BOOT = `
-const { workerData } = require("node:worker_threads");
-(async () => {
-  if (workerData.file.endsWith(".ts")) (await import("tsx/esm/api")).register();
-  await import(workerData.file);
-})().catch((err) => { setImmediate(() => { throw err; }); });
-`;
-
 function toError(e: NonNullable<SourceReply["error"]>): Error {
   return Object.assign(new Error(e.message), e);
 }
@@ -118,9 +107,7 @@ export class SourceThread {
   private dead: Error | null = null;
 
   constructor() {
-    const ext = extname(fileURLToPath(import.meta.url));
-    const file = new URL(`./source-worker${ext}`, import.meta.url).href;
-    this.worker = new Worker(BOOT, { eval: true, workerData: { file } });
+    this.worker = startModuleThread(import.meta.url, "source-worker");
     const fail = (err: Error) => {
       this.dead ??= err;
       for (const w of this.waiting.values()) w.reject(this.dead);

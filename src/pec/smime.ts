@@ -48,6 +48,12 @@ export interface Signer {
   certificate: Buffer;
   /** DER of the issuing chain, signer's issuer first (the root may be included) */
   chain: Buffer[];
+  /**
+   * Signs here and now (RSASSA-PKCS1-v1_5, SHA-256) on the calling thread: for a thread that exists to
+   * build messages (build-thread.ts). Absent, the RSA operation goes to the signing threads
+   * (sign-pool.ts) so that it never holds up an event loop.
+   */
+  signHere?: (data: Buffer) => Buffer;
 }
 
 interface PreparedSigner {
@@ -138,7 +144,10 @@ export async function signDetached(content: Buffer, signer: Signer, signingTime:
   // by their encodings. Verifiers (OpenSSL) re-encode, so the order we send must be the sorted one.
   attrs.sort(Buffer.compare);
   const attrsBody = Buffer.concat(attrs);
-  const signature = await signing.sign(tlv(0x31, attrsBody), signer.key);
+  const signedAttrs = tlv(0x31, attrsBody);
+  const signature = signer.signHere
+    ? signer.signHere(signedAttrs)
+    : await signing.sign(signedAttrs, signer.key);
   const signerInfo = tlv(
     0x30,
     INTEGER_1,

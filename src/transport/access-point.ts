@@ -2,15 +2,7 @@
 // queued by the SMTP listener, is checked formally; pass → ricevuta di accettazione to the sender and the
 // busta di trasporto to every recipient (local boxes through the delivery point, other domains by SMTP),
 // with the 12 h / 24 h timers for certified recipients; fail → avviso di non accettazione, nothing travels.
-import {
-  type BuiltPec,
-  buildAccettazione,
-  buildAvvenutaConsegna,
-  buildBustaTrasporto,
-  buildNonAccettazione,
-  openTransaction,
-  type Transaction,
-} from "../pec/builders.js";
+import { type BuiltPec, buildNonAccettazione, openTransaction, type Transaction } from "../pec/builders.js";
 import { newMessageId } from "../pec/identificativo.js";
 import type { AnyTx, Job, NewJob } from "../store/transport-store.js";
 import { type Folder, type Mailbox, StoreError } from "../store/types.js";
@@ -171,23 +163,43 @@ async function processSubmission(
   }
 
   const { enclosed } = opened;
-  const accBuilt = await buildAccettazione(svc.build, tx);
-  const envelope = await buildBustaTrasporto(svc.build, tx, enclosed);
   const rcpts = [...new Set(p.rcptTo.map((r) => r.toLowerCase()))];
   const destinatari = rcpts.map((r) => ({ address: r, tipo: svc.index.classify(r) }));
   const senderBox = await svc.store.getMailbox(tx.mittente);
   const senderInbox = senderBox ? await svc.store.getFolder(senderBox.id, "INBOX") : null;
+  // Local recipients whose box can most likely take the envelope now: their delivery receipts are built
+  // with the acceptance and the envelope, for delivery in the same commit (acceptAndRoute checks again
+  // with the envelope's real size; a receipt left unused costs a signature, never a wrong message).
+  const deliverable = new Map<string, Mailbox>();
+  if (senderBox && senderInbox)
+    for (const r of rcpts) {
+      if (!isLocal(svc, r)) continue;
+      const box = await svc.store.getMailbox(r);
+      if (box && !causeFor(box, enclosed.length)) deliverable.set(r, box);
+    }
+  const [accBuilt, envelope, ...receipts] = await svc.builds.build(svc.clock(), [
+    { kind: "accettazione", tx },
+    { kind: "busta-trasporto", tx, enclosed },
+    ...[...deliverable.keys()].map((consegna) => ({
+      kind: "avvenuta-consegna" as const,
+      tx,
+      consegna,
+      enclosed,
+    })),
+  ]);
+  const receiptFor = new Map([...deliverable.keys()].map((r, i) => [r, receipts[i]!]));
   const accepted: Accepted = {
     job,
     tx,
     now,
-    accBuilt,
-    envelope,
-    enclosed,
+    accBuilt: accBuilt!,
+    envelope: envelope!,
     rcpts,
     destinatari,
     senderBox,
     senderInbox,
+    deliverable,
+    receiptFor,
   };
   try {
     await acceptAndRoute(svc, accepted, true);
@@ -206,11 +218,14 @@ interface Accepted {
   now: number;
   accBuilt: BuiltPec;
   envelope: BuiltPec;
-  enclosed: Buffer;
   rcpts: string[];
   destinatari: { address: string; tipo: string }[];
   senderBox: Mailbox | null;
   senderInbox: Folder | null;
+  /** local recipients that may be delivered in the acceptance's commit, and their boxes */
+  deliverable: Map<string, Mailbox>;
+  /** their delivery receipts, built with the acceptance */
+  receiptFor: Map<string, BuiltPec>;
 }
 
 /**
@@ -221,7 +236,7 @@ interface Accepted {
  * Any other recipient (another provider, a box that cannot take it) goes through the jobs as before.
  */
 async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean): Promise<void> {
-  const { job, tx, now, accBuilt, envelope, enclosed, rcpts, destinatari, senderBox, senderInbox } = a;
+  const { job, tx, now, accBuilt, envelope, rcpts, destinatari, senderBox, senderInbox } = a;
   const envStage = await svc.store.stageBlobs([envelope.raw]);
   const envRef = envStage.refs[0]!;
   const envelopeRouted: Routed = {
@@ -239,17 +254,12 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
       remote.push(r);
       continue;
     }
-    if (direct && senderBox && senderInbox) {
-      const box = await svc.store.getMailbox(r);
-      const inbox =
-        box && !causeFor(box, envelope.raw.length) ? await svc.store.getFolder(box.id, "INBOX") : null;
-      if (box && inbox) {
-        delivered.push({
-          address: r,
-          box,
-          inbox,
-          receipt: await buildAvvenutaConsegna(svc.build, tx, r, enclosed),
-        });
+    const box = a.deliverable.get(r);
+    const receipt = a.receiptFor.get(r);
+    if (direct && senderBox && senderInbox && box && receipt) {
+      const inbox = !causeFor(box, envelope.raw.length) ? await svc.store.getFolder(box.id, "INBOX") : null;
+      if (inbox) {
+        delivered.push({ address: r, box, inbox, receipt });
         continue;
       }
     }

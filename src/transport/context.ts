@@ -2,6 +2,7 @@
 // the build context (signing key, clock, randomness), the outbound sender and the scanner; and the one
 // routing rule every built message follows (local box → `store` job, other domain → `send` job).
 import type { Config } from "../config/schema.js";
+import type { BuildThread } from "../pec/build-thread.js";
 import type { BuildContext, BuiltPec, Transaction } from "../pec/builders.js";
 import type { ProviderKeys } from "../pec/provider-keys.js";
 import type { ProvidersIndex } from "../pec/providers-index.js";
@@ -16,6 +17,8 @@ export interface ServiceContext {
   ts: TransportStore;
   index: ProvidersIndex;
   build: BuildContext;
+  /** the acceptance, envelope and delivery receipts of a submission, built off the event loop */
+  builds: BuildThread;
   keys: ProviderKeys;
   config: Config;
   clock: Clock;

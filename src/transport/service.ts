@@ -7,6 +7,8 @@ import { randomBytes } from "node:crypto";
 import { parseAddress } from "../accounts/addresses.js";
 import { verifyPassword } from "../accounts/passwords.js";
 import type { LoadedConfig } from "../config/load.js";
+import { BuildThread } from "../pec/build-thread.js";
+import type { BuildContext } from "../pec/builders.js";
 import { newIdentificativo } from "../pec/identificativo.js";
 import { ensureProviderKeys, ownProviderEntry } from "../pec/provider-keys.js";
 import { ProvidersIndex } from "../pec/providers-index.js";
@@ -71,16 +73,18 @@ export class PecService {
           ? new ClamdScanner(config.antivirus.clamdSocket)
           : null;
     let self: PecService | null = null;
+    const build: BuildContext = {
+      provider: { name: config.provider.name, domain: config.provider.domain },
+      signer: keys.signer,
+      now: clock,
+      random: pooledRandomBytes(),
+    };
     const svc: ServiceContext = {
       store,
       ts: store.transport(),
       index,
-      build: {
-        provider: { name: config.provider.name, domain: config.provider.domain },
-        signer: keys.signer,
-        now: clock,
-        random: pooledRandomBytes(),
-      },
+      build,
+      builds: new BuildThread(build, warn),
       keys,
       config,
       clock,
@@ -123,6 +127,7 @@ export class PecService {
   async stop(): Promise<void> {
     await this.worker.stop();
     this.svc.sender.close();
+    await this.svc.builds.close();
   }
 
   /** Bytes durable, then the job committed: only then may SMTP say 250. */

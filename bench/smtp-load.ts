@@ -1,0 +1,126 @@
+// A lean SMTP submission load generator for the PEC service bench, in the manner of Postfix's
+// smtp-source: it shares the server's two cores, so it must cost as little CPU as possible and measure
+// the server rather than itself. Each connection turns on TLS as a member's mail program does
+// (STARTTLS, RFC 3207), authenticates once (AUTH PLAIN, RFC 4954) and then
+// sends one message at a time with MAIL, RCPT and DATA in one write (PIPELINING, RFC 2920), the
+// message already dot-stuffed (RFC 5321 §4.5.2) before the clock starts. Any reply other than the
+// expected one fails the run: a bench that counted refusals would measure nothing.
+import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+
+export interface LoadMessage {
+  from: string;
+  to: string[];
+  /** The message as it goes after DATA: dot-stuffed, CRLF line ends, ending in CRLF. */
+  data: Buffer;
+}
+
+/** Dot-stuffing (RFC 5321 §4.5.2) and the CRLF the end-of-data line needs before it. */
+export function dataForWire(raw: Buffer): Buffer {
+  let text = raw.toString("latin1").replace(/\r?\n/g, "\r\n");
+  if (!text.endsWith("\r\n")) text += "\r\n";
+  return Buffer.from(text.replace(/^\./gm, ".."), "latin1");
+}
+
+/** Reads whole SMTP replies (the last line has a space after its code, RFC 5321 §4.2.1). */
+class ReplyReader {
+  private buffered = "";
+  private readonly waiting: ((reply: string) => void)[] = [];
+  private readonly ready: string[] = [];
+  private current = "";
+
+  constructor(socket: Socket) {
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => this.push(chunk));
+  }
+
+  private push(chunk: string): void {
+    this.buffered += chunk;
+    let nl = this.buffered.indexOf("\n");
+    while (nl >= 0) {
+      const line = this.buffered.slice(0, nl + 1);
+      this.buffered = this.buffered.slice(nl + 1);
+      this.current += line;
+      if (line[3] !== "-") {
+        const w = this.waiting.shift();
+        if (w) w(this.current);
+        else this.ready.push(this.current);
+        this.current = "";
+      }
+      nl = this.buffered.indexOf("\n");
+    }
+  }
+
+  next(): Promise<string> {
+    const r = this.ready.shift();
+    if (r !== undefined) return Promise.resolve(r);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+}
+
+async function expect(reader: ReplyReader, code: string, what: string): Promise<void> {
+  const reply = await reader.next();
+  if (!reply.startsWith(code)) throw new Error(`${what}: expected ${code}, got ${reply.trim()}`);
+}
+
+/**
+ * Sends every message over `connections` connections, each taking the next message when its last one
+ * was answered; `onSent` runs at each 250 after DATA. Resolves when all are sent.
+ */
+export async function sendAll(opts: {
+  host: string;
+  port: number;
+  user: string;
+  pass: string;
+  connections: number;
+  messages: LoadMessage[];
+  onSent?: () => void;
+}): Promise<void> {
+  let next = 0;
+  const auth = Buffer.from(`\0${opts.user}\0${opts.pass}`).toString("base64");
+  const one = async () => {
+    const plain = connect({ host: opts.host, port: opts.port });
+    plain.setNoDelay(true);
+    let fail: (err: Error) => void = () => {};
+    const failed = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    plain.once("error", fail);
+    const run = async () => {
+      const greeting = new ReplyReader(plain);
+      await expect(greeting, "220", "greeting");
+      plain.write("EHLO load.bench\r\n");
+      await expect(greeting, "250", "EHLO");
+      plain.write("STARTTLS\r\n");
+      await expect(greeting, "220", "STARTTLS");
+      plain.removeAllListeners("data");
+      // The bench's server has the self-signed certificate `domicilio init` made.
+      const socket = tlsConnect({ socket: plain, rejectUnauthorized: false });
+      socket.once("error", fail);
+      await new Promise<void>((resolve) => socket.once("secureConnect", resolve));
+      const reader = new ReplyReader(socket);
+      socket.write("EHLO load.bench\r\n");
+      const ehlo = await reader.next();
+      if (!ehlo.startsWith("250") || !/PIPELINING/i.test(ehlo))
+        throw new Error(`EHLO: the server must offer PIPELINING: ${ehlo.trim()}`);
+      socket.write(`AUTH PLAIN ${auth}\r\n`);
+      await expect(reader, "235", "AUTH");
+      while (next < opts.messages.length) {
+        const m = opts.messages[next++]!;
+        socket.write(`MAIL FROM:<${m.from}>\r\n${m.to.map((t) => `RCPT TO:<${t}>\r\n`).join("")}DATA\r\n`);
+        await expect(reader, "250", "MAIL FROM");
+        for (let i = 0; i < m.to.length; i++) await expect(reader, "250", "RCPT TO");
+        await expect(reader, "354", "DATA");
+        socket.write(m.data);
+        socket.write(".\r\n");
+        await expect(reader, "250", "end of data");
+        opts.onSent?.();
+      }
+      socket.write("QUIT\r\n");
+      await expect(reader, "221", "QUIT");
+      socket.end();
+    };
+    await Promise.race([run(), failed]);
+  };
+  await Promise.all(Array.from({ length: opts.connections }, one));
+}

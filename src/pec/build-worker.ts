@@ -1,0 +1,76 @@
+// The build thread (build-thread.ts explains why a thread): it writes and signs the provider messages
+// of each request, signing in place with node:crypto, and sends back their bytes, each in an
+// ArrayBuffer of its own that is transferred rather than copied.
+import { type KeyObject, sign } from "node:crypto";
+import { parentPort } from "node:worker_threads";
+import { asBuffer, type BuildJob, runBuildJob } from "./build-jobs.js";
+import type { BuildContext, BuiltPec, PecProvider } from "./builders.js";
+import { pooledRandomBytes } from "./random-pool.js";
+
+export interface BuildInit {
+  provider: PecProvider;
+  key: KeyObject;
+  certificate: Uint8Array;
+  chain: Uint8Array[];
+}
+
+export interface BuildRequest {
+  /** the time every message of the request carries, ms since the epoch */
+  now: number;
+  jobs: BuildJob[];
+}
+
+export type BuildReply = { built: BuiltPec[] } | { error: { name: string; message: string; code?: string } };
+
+const port = parentPort!;
+let base: Omit<BuildContext, "now"> | null = null;
+
+async function answer(r: BuildRequest, transfer: ArrayBuffer[]): Promise<BuildReply> {
+  if (!base) return { error: { name: "Error", message: "the build thread has no signing key yet" } };
+  const at = new Date(r.now);
+  const ctx: BuildContext = { ...base, now: () => at };
+  try {
+    const built = await Promise.all(r.jobs.map((j) => runBuildJob(ctx, j)));
+    for (const b of built) {
+      // An exact copy of the bytes (a Buffer may be a view into a larger pooled one) to hand over.
+      const own = new Uint8Array(b.raw.length);
+      own.set(b.raw);
+      transfer.push(own.buffer);
+      b.raw = own as Buffer;
+    }
+    return { built };
+  } catch (err) {
+    const e = err as { name?: string; message?: string; code?: unknown };
+    return {
+      error: {
+        name: e?.name ?? "Error",
+        message: e?.message ?? String(err),
+        ...(typeof e?.code === "string" ? { code: e.code } : {}),
+      },
+    };
+  }
+}
+
+port.on("message", async (m: { init: BuildInit } | { batch: BuildRequest[] }) => {
+  if ("init" in m) {
+    const { key, provider } = m.init;
+    base = {
+      provider,
+      signer: {
+        key,
+        certificate: asBuffer(m.init.certificate),
+        chain: m.init.chain.map(asBuffer),
+        signHere: (data) => sign("sha256", data, key),
+      },
+      random: pooledRandomBytes(),
+    };
+    return;
+  }
+  // Each answer goes as soon as it is ready: the event loop commits the first submission of a batch while
+  // the next is built here.
+  for (const r of m.batch) {
+    const transfer: ArrayBuffer[] = [];
+    const reply = await answer(r, transfer);
+    port.postMessage(reply, transfer);
+  }
+});
