@@ -6,8 +6,8 @@
 // run side by side; the bytes cross over without a copy (their buffers are transferred), with their
 // sha-256, which the store then uses as the blob's name (message-bytes.ts, HashedChunks).
 import type { Worker } from "node:worker_threads";
-import { startModuleThread } from "../threads/module-thread.js";
 import type { HashedChunks } from "../store/message-bytes.js";
+import { startModuleThread } from "../threads/module-thread.js";
 import type { PlannedFolder } from "./folder-map.js";
 import type { ScannedAttributes } from "./imap-response.js";
 import type { ImapEndpoint } from "./targets.js";
