@@ -1,7 +1,8 @@
 // The build thread (build-thread.ts explains why a thread): it writes and signs the provider messages
 // of each request, signing in place with node:crypto, and sends back their bytes, each in an
-// ArrayBuffer of its own that is transferred rather than copied.
-import { type KeyObject, sign } from "node:crypto";
+// ArrayBuffer of its own that is transferred rather than copied, with their sha-256, which the store
+// then uses as the blob's name instead of hashing them again on the event loop.
+import { createHash, type KeyObject, sign } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { asBuffer, type BuildJob, runBuildJob } from "./build-jobs.js";
 import type { BuildContext, BuiltPec, PecProvider } from "./builders.js";
@@ -36,6 +37,7 @@ async function answer(r: BuildRequest, transfer: ArrayBuffer[]): Promise<BuildRe
       const own = new Uint8Array(b.raw.length);
       own.set(b.raw);
       transfer.push(own.buffer);
+      b.sha256 = createHash("sha256").update(own).digest("hex");
       b.raw = own as Buffer;
     }
     return { built };

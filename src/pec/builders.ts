@@ -76,6 +76,8 @@ export interface BuiltPec {
   daticert: Daticert | null;
   /** envelope recipients of this message */
   recipients: string[];
+  /** sha-256 of `raw`, lower-case hex, when computed where the message was built (build-thread.ts) */
+  sha256?: string;
 }
 
 export function systemAddress(provider: PecProvider): string {

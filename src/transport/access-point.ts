@@ -4,9 +4,11 @@
 // with the 12 h / 24 h timers for certified recipients; fail → avviso di non accettazione, nothing travels.
 import { type BuiltPec, buildNonAccettazione, openTransaction, type Transaction } from "../pec/builders.js";
 import { newMessageId } from "../pec/identificativo.js";
+import type { MessageBytes } from "../store/message-bytes.js";
 import type { AnyTx, Job, NewJob } from "../store/transport-store.js";
 import { type Folder, type Mailbox, StoreError } from "../store/types.js";
 import {
+  bytesOf,
   commitRouted,
   domainOf,
   isLocal,
@@ -237,7 +239,7 @@ interface Accepted {
  */
 async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean): Promise<void> {
   const { job, tx, now, accBuilt, envelope, rcpts, destinatari, senderBox, senderInbox } = a;
-  const envStage = await svc.store.stageBlobs([envelope.raw]);
+  const envStage = await svc.store.stageBlobs([bytesOf(envelope)]);
   const envRef = envStage.refs[0]!;
   const envelopeRouted: Routed = {
     blobId: envRef.id,
@@ -323,10 +325,10 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
     try {
       // The rules' order of events in every box: acceptance, envelope, delivery receipt. The sender's
       // acceptance and receipts go in one batch, unless the sender is also a recipient.
-      const acc = { bytes: accBuilt.raw, pecId };
-      const receipts = delivered.map((d) => ({ bytes: d.receipt.raw, pecId }));
+      const acc = { bytes: bytesOf(accBuilt), pecId };
+      const receipts = delivered.map((d) => ({ bytes: bytesOf(d.receipt), pecId }));
       const toSelf = delivered.some((d) => d.box.id === senderBox.id);
-      const sender = (inputs: { bytes: Buffer; pecId: string }[]) => ({
+      const sender = (inputs: { bytes: MessageBytes; pecId: string }[]) => ({
         mailboxId: senderBox.id,
         folderId: senderInbox.id,
         box: senderBox,
@@ -336,7 +338,7 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
         mailboxId: d.box.id,
         folderId: d.inbox.id,
         box: d.box,
-        inputs: [{ bytes: envelope.raw, pecId }],
+        inputs: [{ bytes: bytesOf(envelope), pecId }],
       }));
       await svc.store.appendToMany(
         toSelf || receipts.length === 0

@@ -7,6 +7,7 @@ import type { BuildContext, BuiltPec, Transaction } from "../pec/builders.js";
 import type { ProviderKeys } from "../pec/provider-keys.js";
 import type { ProvidersIndex } from "../pec/providers-index.js";
 import type { SmtpSender } from "../smtp/client.js";
+import type { MessageBytes } from "../store/message-bytes.js";
 import type { SqlMailStore } from "../store/sql-mail-store.js";
 import type { AnyTx, LogEntryInput, NewJob, TransportStore } from "../store/transport-store.js";
 import type { Scanner } from "./antivirus.js";
@@ -94,12 +95,18 @@ export function routeJobs(svc: ServiceContext, m: Routed, now: number, extra: Re
  * Stages a built message's bytes and returns its routing: a large message is a durable file already, a
  * small one is written by `commitRouted` in the transaction that routes it (durable with its jobs).
  */
+/** A built message's bytes for the store, with their sha-256 when the build thread computed it. */
+export function bytesOf(built: BuiltPec): MessageBytes {
+  const { raw, sha256 } = built;
+  return sha256 === undefined ? raw : { chunks: [raw], size: raw.length, sha256 };
+}
+
 export async function stored(
   svc: ServiceContext,
   built: BuiltPec,
   from = svc.systemAddress,
 ): Promise<Routed> {
-  const { refs, write } = await svc.store.stageBlobs([built.raw]);
+  const { refs, write } = await svc.store.stageBlobs([bytesOf(built)]);
   return {
     blobId: refs[0]!.id,
     from,

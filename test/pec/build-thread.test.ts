@@ -1,7 +1,9 @@
 // Provider messages built and signed on the build thread (src/pec/build-thread.ts): each request comes
-// back with its own messages, signed by the provider's key, dated at the request's time; a request that
-// cannot be built fails alone; and a thread that is gone leaves the messages to the calling thread.
+// back with its own messages, signed by the provider's key, dated at the request's time, with the
+// sha-256 of their bytes; a request that cannot be built fails alone; and a thread that is gone leaves
+// the messages to the calling thread.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
 import type { BuildJob } from "../../src/pec/build-jobs.js";
 import { BuildThread } from "../../src/pec/build-thread.js";
@@ -43,6 +45,8 @@ test("requests made together come back each with its own messages, signed and da
       );
       for (const b of built) {
         assert.ok(Buffer.isBuffer(b.raw), "bytes come back as a Buffer");
+        // The store names the blob by this hash without hashing again: it must be the bytes' own.
+        assert.equal(b.sha256, createHash("sha256").update(b.raw).digest("hex"));
         const r = readPec(b.raw, { trust: alfa.trust });
         assert.equal(r.signature.intact, true, `${b.type} ${i}: ${r.signature.reason}`);
         assert.equal(r.signature.trusted, true, `${b.type} ${i}: ${r.signature.reason}`);
