@@ -63,64 +63,99 @@ async function expect(reader: ReplyReader, code: string, what: string): Promise<
   if (!reply.startsWith(code)) throw new Error(`${what}: expected ${code}, got ${reply.trim()}`);
 }
 
-/**
- * Sends every message over `connections` connections, each taking the next message when its last one
- * was answered; `onSent` runs at each 250 after DATA. Resolves when all are sent.
- */
-export async function sendAll(opts: {
+interface Session {
+  socket: import("node:tls").TLSSocket;
+  reader: ReplyReader;
+  failed: Promise<never>;
+}
+
+async function openSession(opts: LoadOptions): Promise<Session> {
+  const plain = connect({ host: opts.host, port: opts.port });
+  plain.setNoDelay(true);
+  let fail: (err: Error) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  // Rejections that nobody awaits yet (the session idle between rounds) are still reported by send.
+  failed.catch(() => undefined);
+  plain.once("error", fail);
+  const greeting = new ReplyReader(plain);
+  await Promise.race([expect(greeting, "220", "greeting"), failed]);
+  plain.write("EHLO load.bench\r\n");
+  await Promise.race([expect(greeting, "250", "EHLO"), failed]);
+  plain.write("STARTTLS\r\n");
+  await Promise.race([expect(greeting, "220", "STARTTLS"), failed]);
+  plain.removeAllListeners("data");
+  // The bench's server has the self-signed certificate `domicilio init` made.
+  const socket = tlsConnect({ socket: plain, rejectUnauthorized: false });
+  socket.once("error", fail);
+  await Promise.race([new Promise<void>((resolve) => socket.once("secureConnect", resolve)), failed]);
+  const reader = new ReplyReader(socket);
+  socket.write("EHLO load.bench\r\n");
+  const ehlo = await Promise.race([reader.next(), failed]);
+  if (!ehlo.startsWith("250") || !/PIPELINING/i.test(ehlo))
+    throw new Error(`EHLO: the server must offer PIPELINING: ${ehlo.trim()}`);
+  socket.write(`AUTH PLAIN ${Buffer.from(`\0${opts.user}\0${opts.pass}`).toString("base64")}\r\n`);
+  await Promise.race([expect(reader, "235", "AUTH"), failed]);
+  return { socket, reader, failed };
+}
+
+export interface LoadOptions {
   host: string;
   port: number;
   user: string;
   pass: string;
   connections: number;
-  messages: LoadMessage[];
-  onSent?: () => void;
-}): Promise<void> {
-  let next = 0;
-  const auth = Buffer.from(`\0${opts.user}\0${opts.pass}`).toString("base64");
-  const one = async () => {
-    const plain = connect({ host: opts.host, port: opts.port });
-    plain.setNoDelay(true);
-    let fail: (err: Error) => void = () => {};
-    const failed = new Promise<never>((_, reject) => {
-      fail = reject;
-    });
-    plain.once("error", fail);
-    const run = async () => {
-      const greeting = new ReplyReader(plain);
-      await expect(greeting, "220", "greeting");
-      plain.write("EHLO load.bench\r\n");
-      await expect(greeting, "250", "EHLO");
-      plain.write("STARTTLS\r\n");
-      await expect(greeting, "220", "STARTTLS");
-      plain.removeAllListeners("data");
-      // The bench's server has the self-signed certificate `domicilio init` made.
-      const socket = tlsConnect({ socket: plain, rejectUnauthorized: false });
-      socket.once("error", fail);
-      await new Promise<void>((resolve) => socket.once("secureConnect", resolve));
-      const reader = new ReplyReader(socket);
-      socket.write("EHLO load.bench\r\n");
-      const ehlo = await reader.next();
-      if (!ehlo.startsWith("250") || !/PIPELINING/i.test(ehlo))
-        throw new Error(`EHLO: the server must offer PIPELINING: ${ehlo.trim()}`);
-      socket.write(`AUTH PLAIN ${auth}\r\n`);
-      await expect(reader, "235", "AUTH");
-      while (next < opts.messages.length) {
-        const m = opts.messages[next++]!;
-        socket.write(`MAIL FROM:<${m.from}>\r\n${m.to.map((t) => `RCPT TO:<${t}>\r\n`).join("")}DATA\r\n`);
-        await expect(reader, "250", "MAIL FROM");
-        for (let i = 0; i < m.to.length; i++) await expect(reader, "250", "RCPT TO");
-        await expect(reader, "354", "DATA");
-        socket.write(m.data);
-        socket.write(".\r\n");
-        await expect(reader, "250", "end of data");
-        opts.onSent?.();
-      }
-      socket.write("QUIT\r\n");
-      await expect(reader, "221", "QUIT");
-      socket.end();
-    };
-    await Promise.race([run(), failed]);
-  };
-  await Promise.all(Array.from({ length: opts.connections }, one));
+}
+
+/**
+ * Authenticated submission sessions kept open across calls to `send`, as a mail program or a webmail
+ * keeps its session: the figure is the cost of messages, not of logins (argon2id, ~25 ms of CPU each).
+ */
+export class SubmissionLoad {
+  private constructor(private readonly sessions: Session[]) {}
+
+  static async open(opts: LoadOptions): Promise<SubmissionLoad> {
+    return new SubmissionLoad(
+      await Promise.all(Array.from({ length: opts.connections }, () => openSession(opts))),
+    );
+  }
+
+  /**
+   * Sends every message, each session taking the next one when its last was answered; `onSent` runs
+   * at each 250 after DATA. Resolves when all are answered.
+   */
+  async send(messages: LoadMessage[], onSent?: () => void): Promise<void> {
+    let next = 0;
+    await Promise.all(
+      this.sessions.map(async ({ socket, reader, failed }) => {
+        const run = async () => {
+          while (next < messages.length) {
+            const m = messages[next++]!;
+            socket.write(
+              `MAIL FROM:<${m.from}>\r\n${m.to.map((t) => `RCPT TO:<${t}>\r\n`).join("")}DATA\r\n`,
+            );
+            await expect(reader, "250", "MAIL FROM");
+            for (let i = 0; i < m.to.length; i++) await expect(reader, "250", "RCPT TO");
+            await expect(reader, "354", "DATA");
+            socket.write(m.data);
+            socket.write(".\r\n");
+            await expect(reader, "250", "end of data");
+            onSent?.();
+          }
+        };
+        await Promise.race([run(), failed]);
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.sessions.map(async ({ socket, reader }) => {
+        socket.write("QUIT\r\n");
+        await expect(reader, "221", "QUIT").catch(() => undefined);
+        socket.end();
+      }),
+    );
+  }
 }
