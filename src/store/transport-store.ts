@@ -402,7 +402,8 @@ export class TransportStore {
     identificativo: string,
     sender: string,
     tx: unknown,
-    recipients: { address: string; tipo: string }[],
+    /** `state`: where a recipient already stands (delivered in this same transaction); default pending */
+    recipients: { address: string; tipo: string; state?: RecipientState }[],
     now: number,
   ): Promise<void> {
     await hot.run(
@@ -416,7 +417,7 @@ export class TransportStore {
       trx,
       this.dialect,
       `insert into "pec_recipients" ("identificativo", "address", "tipo", "state", "updated_at") values ${hot.valuesList(recipients.length, 5)} on conflict ("identificativo", "address") do nothing`,
-      recipients.flatMap((r) => [identificativo, r.address.toLowerCase(), r.tipo, "pending", now]),
+      recipients.flatMap((r) => [identificativo, r.address.toLowerCase(), r.tipo, r.state ?? "pending", now]),
     );
   }
 

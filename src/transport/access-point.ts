@@ -312,9 +312,9 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
   const bookkeeping = async (trx: AnyTx, acceptanceJobs: Routed[]) => {
     // Delivered here, the envelope's bytes are written by its append into the recipient's box.
     if (delivered.length === 0) await envStage.write(trx);
-    await svc.ts.saveTransaction(trx, tx.identificativo, tx.mittente, tx, destinatari, now);
-    for (const d of delivered)
-      await svc.ts.advanceRecipient(trx, tx.identificativo, d.address, "delivered", now);
+    // A recipient delivered in this same transaction is written delivered at once.
+    const states = destinatari.map((d) => (done.has(d.address) ? { ...d, state: "delivered" as const } : d));
+    await svc.ts.saveTransaction(trx, tx.identificativo, tx.mittente, tx, states, now);
     await svc.ts.enqueue(trx, jobs, now);
     await commitRouted(svc, trx, acceptanceJobs, log, now);
     if (job) await svc.ts.complete(trx, job, now);
