@@ -19,7 +19,8 @@ export interface LoadMessage {
 export function dataForWire(raw: Buffer): Buffer {
   let text = raw.toString("latin1").replace(/\r?\n/g, "\r\n");
   if (!text.endsWith("\r\n")) text += "\r\n";
-  return Buffer.from(text.replace(/^\./gm, ".."), "latin1");
+  // A dot at the start of a line, and only after CRLF: `^` with the m flag would also match after a bare CR.
+  return Buffer.from(text.replace(/(^|\r\n)\./g, "$1.."), "latin1");
 }
 
 /** Reads whole SMTP replies (the last line has a space after its code, RFC 5321 §4.2.1). */
@@ -32,7 +33,14 @@ class ReplyReader {
   constructor(socket: Socket) {
     socket.setEncoding("latin1");
     socket.on("data", (chunk: string) => this.push(chunk));
+    // A server that hangs up fails the bench rather than leaving it waiting for ever.
+    socket.on("close", () => {
+      for (const w of this.waiting.splice(0)) w("421 connection closed by the server\r\n");
+      this.closed = true;
+    });
   }
+
+  private closed = false;
 
   private push(chunk: string): void {
     this.buffered += chunk;
@@ -54,6 +62,7 @@ class ReplyReader {
   next(): Promise<string> {
     const r = this.ready.shift();
     if (r !== undefined) return Promise.resolve(r);
+    if (this.closed) return Promise.resolve("421 connection closed by the server\r\n");
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 }

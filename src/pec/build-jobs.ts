@@ -21,13 +21,14 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export function runBuildJob(ctx: BuildContext, job: BuildJob): Promise<BuiltPec> {
+/** Async so that a builder that throws before its first await rejects instead (nothing escapes). */
+export async function runBuildJob(ctx: BuildContext, job: BuildJob): Promise<BuiltPec> {
   switch (job.kind) {
     case "accettazione":
-      return buildAccettazione(ctx, job.tx);
+      return await buildAccettazione(ctx, job.tx);
     case "busta-trasporto":
-      return buildBustaTrasporto(ctx, job.tx, asBuffer(job.enclosed));
+      return await buildBustaTrasporto(ctx, job.tx, asBuffer(job.enclosed));
     case "avvenuta-consegna":
-      return buildAvvenutaConsegna(ctx, job.tx, job.consegna, asBuffer(job.enclosed));
+      return await buildAvvenutaConsegna(ctx, job.tx, job.consegna, asBuffer(job.enclosed));
   }
 }

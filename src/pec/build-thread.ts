@@ -5,7 +5,8 @@
 // was what bound the service (docs/pec-service.md "Throughput"). Here one request carries all the
 // messages of a submission and comes back with their signed bytes; requests made while the thread is
 // busy go to it together as one batch, so under load its wake-ups are shared. Should the thread die,
-// the messages in flight and any later ones are built on the calling thread: slower, never lost.
+// the messages in flight are built on the calling thread (slower, never lost) and a new thread takes
+// over; after MAX_RESTARTS deaths everything is built on the calling thread.
 import type { Worker } from "node:worker_threads";
 import { startModuleThread } from "../threads/module-thread.js";
 import { asBuffer, type BuildJob, runBuildJob } from "./build-jobs.js";
@@ -13,6 +14,8 @@ import type { BuildInit, BuildReply, BuildRequest } from "./build-worker.js";
 import type { BuildContext, BuiltPec } from "./builders.js";
 
 const BACKLOG = 1;
+/** Threads started again after one died, before building on the calling thread for good. */
+const MAX_RESTARTS = 3;
 
 interface Pending {
   request: BuildRequest;
@@ -31,6 +34,8 @@ export class BuildThread {
   private inFlight: Pending[] = [];
   private waiting: Pending[] = [];
   private closing = false;
+  private restarts = 0;
+  private nextId = 1;
 
   /** `ctx`: the provider, key and randomness of this process; its clock is not used (see build). */
   constructor(
@@ -40,7 +45,7 @@ export class BuildThread {
 
   /** Builds `jobs` as of `now`, in order. */
   build(now: Date, jobs: BuildJob[]): Promise<BuiltPec[]> {
-    const request: BuildRequest = { now: now.getTime(), jobs };
+    const request: BuildRequest = { id: this.nextId++, now: now.getTime(), jobs };
     if (this.failed) return this.buildHere(request);
     return new Promise((resolve, reject) => {
       this.waiting.push({ request, resolve, reject });
@@ -53,6 +58,7 @@ export class BuildThread {
     return this.failed !== null;
   }
 
+  /** Never throws: a job that cannot be built rejects its own request only. */
   private buildHere(r: BuildRequest): Promise<BuiltPec[]> {
     const at = new Date(r.now);
     const ctx: BuildContext = { ...this.ctx, now: () => at };
@@ -70,9 +76,17 @@ export class BuildThread {
     };
     w.postMessage({ init });
     w.on("message", (r: BuildReply) => {
-      const p = this.inFlight.shift();
+      // Answers come in the order asked; one that does not match means the two sides disagree, and
+      // a message must never be stored under another submission: the thread is given up.
+      if (this.inFlight[0]?.request.id !== r.id) {
+        fail(
+          new Error(`the build thread answered request ${r.id}, expected ${this.inFlight[0]?.request.id}`),
+        );
+        void w.terminate();
+        return;
+      }
+      const p = this.inFlight.shift()!;
       if (this.inFlight.length === 0) w.unref();
-      if (!p) return;
       if ("built" in r) {
         for (const b of r.built) b.raw = asBuffer(b.raw);
         p.resolve(r.built);
@@ -82,14 +96,26 @@ export class BuildThread {
     const fail = (err: unknown) => {
       if (this.worker !== w) return;
       this.worker = null;
-      this.failed = err instanceof Error ? err : new Error(String(err));
-      if (!this.closing)
-        this.warn("the build thread failed; messages are built on the event loop", this.failed);
-      const orphans = [...this.inFlight, ...this.waiting];
+      const error = err instanceof Error ? err : new Error(String(err));
+      // What it held is built here; later requests go to a new thread, unless it keeps dying.
+      const orphans = this.inFlight;
       this.inFlight = [];
-      this.waiting = [];
+      if (this.closing || ++this.restarts > MAX_RESTARTS) {
+        this.failed = error;
+        orphans.push(...this.waiting);
+        this.waiting = [];
+      }
+      if (!this.closing)
+        this.warn(
+          this.failed
+            ? "the build thread failed again; messages are built on the event loop from now on"
+            : "the build thread failed; its messages are built on the event loop and a new thread starts",
+          error,
+        );
       for (const p of orphans) this.buildHere(p.request).then(p.resolve, p.reject);
+      this.dispatch();
     };
+    w.on("messageerror", fail);
     w.on("error", fail);
     w.on("exit", (code) => fail(new Error(`the build thread exited (${code})`)));
     // Idle, it must not keep the process alive; with a batch in flight it does.

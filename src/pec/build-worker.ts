@@ -16,18 +16,24 @@ export interface BuildInit {
 }
 
 export interface BuildRequest {
+  /** echoed in the reply: the caller checks that each answer is the one it expects */
+  id: number;
   /** the time every message of the request carries, ms since the epoch */
   now: number;
   jobs: BuildJob[];
 }
 
-export type BuildReply = { built: BuiltPec[] } | { error: { name: string; message: string; code?: string } };
+export type BuildReply = { id: number } & (
+  | { built: BuiltPec[] }
+  | { error: { name: string; message: string; code?: string } }
+);
 
 const port = parentPort!;
 let base: Omit<BuildContext, "now"> | null = null;
 
 async function answer(r: BuildRequest, transfer: ArrayBuffer[]): Promise<BuildReply> {
-  if (!base) return { error: { name: "Error", message: "the build thread has no signing key yet" } };
+  if (!base)
+    return { id: r.id, error: { name: "Error", message: "the build thread has no signing key yet" } };
   const at = new Date(r.now);
   const ctx: BuildContext = { ...base, now: () => at };
   try {
@@ -40,10 +46,11 @@ async function answer(r: BuildRequest, transfer: ArrayBuffer[]): Promise<BuildRe
       b.sha256 = createHash("sha256").update(own).digest("hex");
       b.raw = own as Buffer;
     }
-    return { built };
+    return { id: r.id, built };
   } catch (err) {
     const e = err as { name?: string; message?: string; code?: unknown };
     return {
+      id: r.id,
       error: {
         name: e?.name ?? "Error",
         message: e?.message ?? String(err),

@@ -239,14 +239,21 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     "0005-unread-indexes": {
-      // Two indexes of 0001 that no query reads, each keyed at random (a content hash, an identificativo):
-      // every stored message wrote a leaf page of each somewhere else in the file, about a third of the
-      // pages a certified message adds to a commit (bench/pec-service.ts: 5–20% more messages a second
-      // without them). A future feature that looks messages up by blob or by PEC transaction brings
-      // back the index its query needs; a blob sweep can read messages.blob_id in one pass.
+      // messages_blob, of 0001, is read by no query and keyed at random (a content hash): every stored
+      // message wrote a leaf page of it somewhere else in the file, a good part of the pages a certified
+      // message adds to a commit (bench/pec-service.ts: 5–20% more messages a second without it). Its
+      // one other reader is the foreign key to blobs, on a blob's deletion, which nothing does yet: a
+      // blob sweep must check references in bulk or bring an index back (docs/pec-service.md).
+      // messages_pec_ref stays: it leads with mailbox_id, which the cascade from mailboxes needs. (A
+      // first version of this migration dropped it too; it is made again where that one ran.)
       async up(db: Kysely<unknown>) {
         await db.schema.dropIndex("messages_blob").ifExists().execute();
-        await db.schema.dropIndex("messages_pec_ref").ifExists().execute();
+        await db.schema
+          .createIndex("messages_pec_ref")
+          .ifNotExists()
+          .on("messages")
+          .columns(["mailbox_id", "pec_ref"])
+          .execute();
       },
     },
   };

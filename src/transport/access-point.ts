@@ -169,27 +169,17 @@ async function processSubmission(
   const destinatari = rcpts.map((r) => ({ address: r, tipo: svc.index.classify(r) }));
   const senderBox = await svc.store.getMailbox(tx.mittente);
   const senderInbox = senderBox ? await svc.store.getFolder(senderBox.id, "INBOX") : null;
-  // Local recipients whose box can most likely take the envelope now: their delivery receipts are built
-  // with the acceptance and the envelope, for delivery in the same commit (acceptAndRoute checks again
-  // with the envelope's real size; a receipt left unused costs a signature, never a wrong message).
-  const deliverable = new Map<string, Mailbox>();
-  if (senderBox && senderInbox)
-    for (const r of rcpts) {
-      if (!isLocal(svc, r)) continue;
-      const box = await svc.store.getMailbox(r);
-      if (box && !causeFor(box, enclosed.length)) deliverable.set(r, box);
-    }
+  // A local recipient may be delivered in the acceptance's own commit (acceptAndRoute, which reads the
+  // box after the build, so that its state and room are as fresh as before the thread did the work):
+  // its delivery receipt is built with the acceptance and the envelope. One left unused (a missing,
+  // deactivated or full box) costs a signature, never a wrong message.
+  const local = senderBox && senderInbox ? rcpts.filter((r) => isLocal(svc, r)) : [];
   const [accBuilt, envelope, ...receipts] = await svc.builds.build(svc.clock(), [
     { kind: "accettazione", tx },
     { kind: "busta-trasporto", tx, enclosed },
-    ...[...deliverable.keys()].map((consegna) => ({
-      kind: "avvenuta-consegna" as const,
-      tx,
-      consegna,
-      enclosed,
-    })),
+    ...local.map((consegna) => ({ kind: "avvenuta-consegna" as const, tx, consegna, enclosed })),
   ]);
-  const receiptFor = new Map([...deliverable.keys()].map((r, i) => [r, receipts[i]!]));
+  const receiptFor = new Map(local.map((r, i) => [r, receipts[i]!]));
   const accepted: Accepted = {
     job,
     tx,
@@ -200,7 +190,6 @@ async function processSubmission(
     destinatari,
     senderBox,
     senderInbox,
-    deliverable,
     receiptFor,
   };
   try {
@@ -224,9 +213,7 @@ interface Accepted {
   destinatari: { address: string; tipo: string }[];
   senderBox: Mailbox | null;
   senderInbox: Folder | null;
-  /** local recipients that may be delivered in the acceptance's commit, and their boxes */
-  deliverable: Map<string, Mailbox>;
-  /** their delivery receipts, built with the acceptance */
+  /** the delivery receipts of the local recipients, built with the acceptance */
   receiptFor: Map<string, BuiltPec>;
 }
 
@@ -256,11 +243,12 @@ async function acceptAndRoute(svc: ServiceContext, a: Accepted, direct: boolean)
       remote.push(r);
       continue;
     }
-    const box = a.deliverable.get(r);
     const receipt = a.receiptFor.get(r);
-    if (direct && senderBox && senderInbox && box && receipt) {
-      const inbox = !causeFor(box, envelope.raw.length) ? await svc.store.getFolder(box.id, "INBOX") : null;
-      if (inbox) {
+    if (direct && senderBox && senderInbox && receipt) {
+      const box = await svc.store.getMailbox(r);
+      const inbox =
+        box && !causeFor(box, envelope.raw.length) ? await svc.store.getFolder(box.id, "INBOX") : null;
+      if (box && inbox) {
         delivered.push({ address: r, box, inbox, receipt });
         continue;
       }

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, test } from "node:test";
+import type { Worker } from "node:worker_threads";
 import type { BuildJob } from "../../src/pec/build-jobs.js";
 import { BuildThread } from "../../src/pec/build-thread.js";
 import { openTransaction, type Transaction } from "../../src/pec/builders.js";
@@ -87,21 +88,64 @@ test("a request that cannot be built fails alone; its neighbours are built", asy
   }
 });
 
-test("messages still in flight when the thread goes are built on the calling thread, and later ones too", {
+test("messages still in flight when the thread is closed are built on the calling thread, and later ones too", {
   timeout: 60_000,
 }, async () => {
   const warnings: string[] = [];
   const thread = new BuildThread(alfa.ctx, (m) => warnings.push(m));
   const at = new Date("2026-11-20T09:30:15Z");
-  // Started, then ended while a request is in flight and more wait behind it.
+  // Started, then ended while requests are in flight and more wait behind them; one of them cannot be
+  // built, and fails alone on the calling thread too.
   await thread.build(at, jobsFor(submission("Prima")));
-  const inFlight = Array.from({ length: 6 }, (_, i) => thread.build(at, jobsFor(submission(`In volo ${i}`))));
+  const bad = { ...submission("Rotta").tx, destinatari: null } as unknown as Transaction;
+  const inFlight = [
+    ...Array.from({ length: 3 }, (_, i) => thread.build(at, jobsFor(submission(`In volo ${i}`)))),
+    thread.build(at, [{ kind: "accettazione", tx: bad }]),
+    ...Array.from({ length: 3 }, (_, i) => thread.build(at, jobsFor(submission(`In coda ${i}`)))),
+  ];
   await thread.close();
-  const built = await Promise.all([...inFlight, thread.build(at, jobsFor(submission("Dopo")))]);
+  const settled = await Promise.allSettled([...inFlight, thread.build(at, jobsFor(submission("Dopo")))]);
+  assert.deepEqual(
+    settled.map((r) => r.status),
+    ["fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled", "fulfilled"],
+  );
   assert.equal(thread.degraded, true);
-  for (const b of built.flat()) {
-    const r = readPec(b.raw, { trust: alfa.trust });
-    assert.equal(r.signature.trusted, true, r.signature.reason ?? "");
-  }
+  for (const r of settled)
+    if (r.status === "fulfilled")
+      for (const b of r.value) {
+        const read = readPec(b.raw, { trust: alfa.trust });
+        assert.equal(read.signature.trusted, true, read.signature.reason ?? "");
+      }
   assert.deepEqual(warnings, [], "closing is not a failure");
+});
+
+test("a thread that dies is replaced, its requests built meanwhile on the calling thread; one that keeps dying is given up", {
+  timeout: 60_000,
+}, async () => {
+  const warnings: string[] = [];
+  const thread = new BuildThread(alfa.ctx, (m) => warnings.push(m));
+  // The thread as the class holds it: killing it from outside stands for a crash (out of memory, a bug).
+  const worker = () => (thread as unknown as { worker: Worker | null }).worker;
+  const at = new Date("2026-11-20T09:30:15Z");
+  try {
+    for (let death = 1; death <= 4; death++) {
+      await thread.build(at, jobsFor(submission(`Prima ${death}`)));
+      const w = worker();
+      assert.ok(w, `a thread is running before death ${death}`);
+      const pending = Array.from({ length: 4 }, (_, i) => thread.build(at, jobsFor(submission(`Volo ${i}`))));
+      await w.terminate();
+      for (const built of await Promise.all(pending))
+        for (const b of built) assert.equal(readPec(b.raw, { trust: alfa.trust }).signature.trusted, true);
+      assert.equal(thread.degraded, death > 3, `after death ${death}`);
+    }
+    assert.equal(warnings.length, 4);
+    assert.match(warnings[0]!, /a new thread starts/);
+    assert.match(warnings[3]!, /from now on/);
+    // Given up: built here, still signed.
+    const [acc] = await thread.build(at, jobsFor(submission("Dopo")));
+    assert.equal(readPec(acc!.raw, { trust: alfa.trust }).signature.trusted, true);
+    assert.equal(worker(), null);
+  } finally {
+    await thread.close();
+  }
 });
