@@ -60,7 +60,22 @@ async function answer(r: BuildRequest, transfer: ArrayBuffer[]): Promise<BuildRe
   }
 }
 
-port.on("message", async (m: { init: BuildInit } | { batch: BuildRequest[] }) => {
+/** Messages handled one after the other, so answers leave in the order requests came. */
+let queue: Promise<void> = Promise.resolve();
+
+port.on("message", (m: { init: BuildInit } | { batch: BuildRequest[] }) => {
+  // Anything that escapes (an answer that cannot be posted) ends the thread: the caller then builds
+  // what it was waiting for itself (build-thread.ts), rather than wait for an answer that never comes.
+  queue = queue
+    .then(() => handle(m))
+    .catch((err: unknown) => {
+      setImmediate(() => {
+        throw err;
+      });
+    });
+});
+
+async function handle(m: { init: BuildInit } | { batch: BuildRequest[] }): Promise<void> {
   if ("init" in m) {
     const { key, provider } = m.init;
     base = {
@@ -82,4 +97,4 @@ port.on("message", async (m: { init: BuildInit } | { batch: BuildRequest[] }) =>
     const reply = await answer(r, transfer);
     port.postMessage(reply, transfer);
   }
-});
+}
