@@ -21,8 +21,19 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Every job of a request, all dated `now` (ms since the epoch), in order: on the build thread or here. */
+export function runBuildJobs(
+  ctx: Omit<BuildContext, "now">,
+  now: number,
+  jobs: BuildJob[],
+): Promise<BuiltPec[]> {
+  const at = new Date(now);
+  const dated: BuildContext = { ...ctx, now: () => at };
+  return Promise.all(jobs.map((j) => runBuildJob(dated, j)));
+}
+
 /** Async so that a builder that throws before its first await rejects instead (nothing escapes). */
-export async function runBuildJob(ctx: BuildContext, job: BuildJob): Promise<BuiltPec> {
+async function runBuildJob(ctx: BuildContext, job: BuildJob): Promise<BuiltPec> {
   switch (job.kind) {
     case "accettazione":
       return await buildAccettazione(ctx, job.tx);

@@ -9,7 +9,7 @@
 // over; after MAX_RESTARTS deaths everything is built on the calling thread.
 import type { Worker } from "node:worker_threads";
 import { startModuleThread } from "../threads/module-thread.js";
-import { asBuffer, type BuildJob, runBuildJob } from "./build-jobs.js";
+import { asBuffer, type BuildJob, runBuildJobs } from "./build-jobs.js";
 import type { BuildInit, BuildReply, BuildRequest } from "./build-worker.js";
 import type { BuildContext, BuiltPec } from "./builders.js";
 
@@ -60,9 +60,7 @@ export class BuildThread {
 
   /** Never throws: a job that cannot be built rejects its own request only. */
   private buildHere(r: BuildRequest): Promise<BuiltPec[]> {
-    const at = new Date(r.now);
-    const ctx: BuildContext = { ...this.ctx, now: () => at };
-    return Promise.all(r.jobs.map((j) => runBuildJob(ctx, j)));
+    return runBuildJobs(this.ctx, r.now, r.jobs);
   }
 
   private start(): Worker {

@@ -4,7 +4,7 @@
 // then uses as the blob's name instead of hashing them again on the event loop.
 import { createHash, type KeyObject, sign } from "node:crypto";
 import { parentPort } from "node:worker_threads";
-import { asBuffer, type BuildJob, runBuildJob } from "./build-jobs.js";
+import { asBuffer, type BuildJob, runBuildJobs } from "./build-jobs.js";
 import type { BuildContext, BuiltPec, PecProvider } from "./builders.js";
 import { pooledRandomBytes } from "./random-pool.js";
 
@@ -34,10 +34,8 @@ let base: Omit<BuildContext, "now"> | null = null;
 async function answer(r: BuildRequest, transfer: ArrayBuffer[]): Promise<BuildReply> {
   if (!base)
     return { id: r.id, error: { name: "Error", message: "the build thread has no signing key yet" } };
-  const at = new Date(r.now);
-  const ctx: BuildContext = { ...base, now: () => at };
   try {
-    const built = await Promise.all(r.jobs.map((j) => runBuildJob(ctx, j)));
+    const built = await runBuildJobs(base, r.now, r.jobs);
     for (const b of built) {
       // An exact copy of the bytes (a Buffer may be a view into a larger pooled one) to hand over.
       const own = new Uint8Array(b.raw.length);
